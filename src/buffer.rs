@@ -1,0 +1,274 @@
+//! The pure, synchronous core: a reorder buffer with no async and no tokio.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::ops::Range;
+
+use crate::ReorderError;
+
+/// A reorder buffer: takes `(seq, value)` pairs in any order and gives the values back
+/// strictly by sequence number.
+///
+/// This is the synchronous core under every async type in the crate, usable on its own
+/// (in a thread, in a custom executor, in a simulation). It holds the next expected
+/// sequence number and a min-heap of early arrivals.
+///
+/// - [`insert`](Self::insert) of the next expected seq hands the value straight back
+///   without touching the heap (the fast path for in-order input);
+/// - a later seq is held until its turn; drain held values with
+///   [`pop_ready`](Self::pop_ready);
+/// - a seq below [`next_seq`](Self::next_seq) is rejected as
+///   [`Late`](ReorderError::Late), the value handed back;
+/// - a second copy of a held seq is kept until the first copy is popped, then handed back
+///   as [`Duplicate`](ReorderError::Duplicate) right after it (a heap cannot tell
+///   membership cheaply, so duplicates are found when their turn comes);
+/// - [`skip_gap`](Self::skip_gap) gives up on a missing head, and
+///   [`pop_flush`](Self::pop_flush) drains everything once no more input will come,
+///   reporting each hole as [`Missing`](ReorderError::Missing).
+///
+/// Sequence numbers may start anywhere and run up to and including `u64::MAX`; no
+/// arithmetic overflows. Once `u64::MAX` has been yielded every further seq is late.
+///
+/// # Examples
+///
+/// ```
+/// use reorder::ReorderBuffer;
+///
+/// let mut buf = ReorderBuffer::new();
+/// assert_eq!(buf.insert(2, 'c').unwrap(), None); // early: held
+/// assert_eq!(buf.insert(0, 'a').unwrap(), Some('a')); // next: straight back
+/// assert!(buf.pop_ready().is_none()); // 1 is still missing
+/// assert_eq!(buf.insert(1, 'b').unwrap(), Some('b'));
+/// assert_eq!(buf.pop_ready().unwrap().unwrap(), 'c');
+/// assert_eq!(buf.next_seq(), 3);
+/// ```
+pub struct ReorderBuffer<T> {
+    heap: BinaryHeap<Held<T>>,
+    next: u64,
+    /// Set once `u64::MAX` has been yielded: `next` cannot go past it.
+    exhausted: bool,
+    /// Arrival counter, so that of two copies of a seq the first one is yielded.
+    arrivals: u64,
+    peak: usize,
+}
+
+impl<T> ReorderBuffer<T> {
+    /// An empty buffer expecting sequence number 0 first.
+    pub fn new() -> Self {
+        Self::starting_at(0)
+    }
+
+    /// An empty buffer expecting `first` first.
+    pub fn starting_at(first: u64) -> Self {
+        Self {
+            heap: BinaryHeap::new(),
+            next: first,
+            exhausted: false,
+            arrivals: 0,
+            peak: 0,
+        }
+    }
+
+    /// The watermark: every sequence number below it has been yielded or skipped, and
+    /// it is the one the buffer waits for. Saturates at `u64::MAX` (see
+    /// [`is_exhausted`](Self::is_exhausted)).
+    pub fn next_seq(&self) -> u64 {
+        self.next
+    }
+
+    /// Whether `u64::MAX` itself has been yielded or skipped, so that every sequence
+    /// number is now late.
+    pub fn is_exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// How many values are held, waiting for their turn.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether no value is held.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// The most values held at once since the buffer was made.
+    pub fn peak_len(&self) -> usize {
+        self.peak
+    }
+
+    /// The smallest held sequence number, if any value is held.
+    pub fn first_held(&self) -> Option<u64> {
+        self.heap.peek().map(|h| h.seq)
+    }
+
+    /// Whether [`pop_ready`](Self::pop_ready) would return something now.
+    pub fn has_ready(&self) -> bool {
+        self.heap.peek().is_some_and(|h| self.is_due(h.seq))
+    }
+
+    /// Offers one value.
+    ///
+    /// - `Ok(Some(value))`: `seq` was the next expected; the value comes straight back
+    ///   (it never touches the heap) and the watermark moves past it. Values held behind
+    ///   it may now be ready: call [`pop_ready`](Self::pop_ready) until it returns `None`.
+    /// - `Ok(None)`: `seq` is ahead of the watermark; the value is held.
+    /// - `Err(Late)`: `seq` is below the watermark; the value is handed back.
+    pub fn insert(&mut self, seq: u64, value: T) -> Result<Option<T>, ReorderError<T>> {
+        if seq == self.next && !self.exhausted {
+            self.advance_past(seq);
+            return Ok(Some(value));
+        }
+        if seq < self.next || self.exhausted {
+            return Err(ReorderError::Late { seq, value });
+        }
+        let order = self.arrivals;
+        self.arrivals = self.arrivals.wrapping_add(1);
+        self.heap.push(Held { seq, order, value });
+        self.peak = self.peak.max(self.heap.len());
+        Ok(None)
+    }
+
+    /// Pops the next value if it is held, or a held duplicate of a value already popped.
+    ///
+    /// Returns `None` while the next expected sequence number is missing.
+    pub fn pop_ready(&mut self) -> Option<Result<T, ReorderError<T>>> {
+        let top = self.heap.peek()?;
+        if !self.is_due(top.seq) {
+            return None;
+        }
+        self.pop_due()
+    }
+
+    /// Gives up on the missing head: moves the watermark up to the smallest held sequence
+    /// number and returns the skipped range.
+    ///
+    /// Returns `None` (and changes nothing) when nothing is held or the head is not
+    /// missing. A value for a skipped sequence number that arrives later is
+    /// [`Late`](ReorderError::Late).
+    pub fn skip_gap(&mut self) -> Option<Range<u64>> {
+        let first = self.heap.peek()?.seq;
+        if self.exhausted || first <= self.next {
+            return None;
+        }
+        let skipped = self.next..first;
+        self.next = first;
+        Some(skipped)
+    }
+
+    /// Pops the lowest held entry as if no more input will come: the next value, a
+    /// duplicate, or — when the head is missing — a [`Missing`](ReorderError::Missing)
+    /// error for the hole before the lowest held value (which is then ready).
+    ///
+    /// Calling it until it returns `None` empties the buffer; every hole between held
+    /// values is reported exactly once, in order among them.
+    pub fn pop_flush(&mut self) -> Option<Result<T, ReorderError<T>>> {
+        if let Some(skipped) = self.skip_gap() {
+            return Some(Err(ReorderError::Missing(skipped)));
+        }
+        self.pop_due()
+    }
+
+    /// Pops the heap top, which the caller knows is due (at or below the watermark).
+    fn pop_due(&mut self) -> Option<Result<T, ReorderError<T>>> {
+        let Held { seq, value, .. } = self.heap.pop()?;
+        if seq == self.next && !self.exhausted {
+            self.advance_past(seq);
+            Some(Ok(value))
+        } else {
+            // Below the watermark while held: a second copy of a seq just yielded.
+            Some(Err(ReorderError::Duplicate { seq, value }))
+        }
+    }
+
+    fn is_due(&self, seq: u64) -> bool {
+        seq <= self.next
+    }
+
+    fn advance_past(&mut self, seq: u64) {
+        match seq.checked_add(1) {
+            Some(next) => self.next = next,
+            None => self.exhausted = true,
+        }
+    }
+}
+
+impl<T> Default for ReorderBuffer<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> fmt::Debug for ReorderBuffer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReorderBuffer")
+            .field("next_seq", &self.next)
+            .field("exhausted", &self.exhausted)
+            .field("len", &self.heap.len())
+            .field("peak_len", &self.peak)
+            .finish()
+    }
+}
+
+/// A held value, ordered so that `BinaryHeap` (a max-heap) pops the smallest seq first
+/// and, among copies of one seq, the earliest arrival first.
+struct Held<T> {
+    seq: u64,
+    order: u64,
+    value: T,
+}
+
+impl<T> PartialEq for Held<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq && self.order == other.order
+    }
+}
+
+impl<T> Eq for Held<T> {}
+
+impl<T> PartialOrd for Held<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Held<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .seq
+            .cmp(&self.seq)
+            .then_with(|| other.order.cmp(&self.order))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_values_never_touch_the_heap() {
+        let mut buf = ReorderBuffer::new();
+        for i in 0..100u64 {
+            assert_eq!(buf.insert(i, i).unwrap(), Some(i));
+        }
+        assert_eq!(buf.peak_len(), 0);
+    }
+
+    #[test]
+    fn yielding_u64_max_exhausts_the_buffer() {
+        let mut buf = ReorderBuffer::starting_at(u64::MAX - 1);
+        assert_eq!(buf.insert(u64::MAX, 'b').unwrap(), None);
+        assert_eq!(buf.insert(u64::MAX - 1, 'a').unwrap(), Some('a'));
+        assert_eq!(buf.pop_ready().unwrap().unwrap(), 'b');
+        assert!(buf.is_exhausted());
+        assert_eq!(buf.next_seq(), u64::MAX);
+        assert!(matches!(
+            buf.insert(u64::MAX, 'c'),
+            Err(ReorderError::Late {
+                seq: u64::MAX,
+                value: 'c'
+            })
+        ));
+    }
+}

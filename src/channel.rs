@@ -1,0 +1,427 @@
+//! The reorder channel: many senders push `(seq, value)` in any order, one receiver reads
+//! the values in order. Built on tokio's mpsc and the [`Reorder`] adapter.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use futures_core::stream::{FusedStream, Stream};
+use tokio::sync::mpsc;
+
+use crate::{OrderedExt, Reorder, ReorderConfig, ReorderError, SendError, TrySendError};
+
+/// Creates a reorder channel whose senders may run at most `window` sequence numbers
+/// ahead of the receiver.
+///
+/// Any number of [`Sender`]s (it is `Clone`) send `(seq, value)` from any tasks or
+/// threads, in any order; the [`Receiver`] is a [`Stream`] that yields the values
+/// strictly by sequence number, starting at 0. A `send` whose seq is at or beyond
+/// `next + window` (where `next` is the receiver's [`next_seq`](Receiver::next_seq))
+/// waits until the receiver catches up, so at most `window` values are ever buffered.
+/// The next expected seq is always admitted at once, so senders can never deadlock the
+/// receiver.
+///
+/// When every sender is gone, the receiver reports each hole among the values it holds
+/// as [`ReorderError::Missing`], yields the rest in order, and ends. Late and duplicate
+/// values come back as errors that hand the value back (see [`ReorderError`]).
+///
+/// # Panics
+///
+/// Panics if `window` is 0.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (tx, mut rx) = reorder::channel(16);
+/// for seq in (0..5u64).rev() {
+///     let tx = tx.clone();
+///     tokio::spawn(async move { tx.send(seq, seq * 10).await.unwrap() });
+/// }
+/// drop(tx);
+/// let got: Vec<u64> = rx.map(Result::unwrap).collect().await;
+/// assert_eq!(got, [0, 10, 20, 30, 40]);
+/// # }
+/// ```
+#[track_caller]
+pub fn channel<T>(window: usize) -> (Sender<T>, Receiver<T>) {
+    channel_with(ReorderConfig::new().window(window))
+}
+
+/// Creates a reorder channel from a [`ReorderConfig`]: its first sequence number, its
+/// window (without one, senders never wait and the receiver holds without bound) and
+/// its head-of-line timeout (after which the receiver skips a missing head, reporting
+/// it as [`ReorderError::Missing`], and waiting senders move up with the watermark).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use reorder::{ReorderConfig, ReorderError};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let config = ReorderConfig::new().first_seq(1).window(8).head_timeout(Duration::from_secs(1));
+/// let (tx, mut rx) = reorder::channel_with(config);
+/// tx.send(2, "two").await.unwrap(); // seq 1 never comes
+/// assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(1..2))));
+/// assert_eq!(rx.recv().await, Some(Ok("two")));
+/// # }
+/// ```
+pub fn channel_with<T>(config: ReorderConfig) -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let window = config.get_window().map_or(u64::MAX, |w| w as u64);
+    let shared = Arc::new(Shared {
+        watermark: AtomicU64::new(config.get_first_seq()),
+        window,
+        closed: AtomicBool::new(false),
+        parked: AtomicUsize::new(0),
+        waiters: Mutex::new(Waiters::default()),
+    });
+    let sender = Sender {
+        tx,
+        shared: Arc::clone(&shared),
+    };
+    let receiver = Receiver {
+        inner: Arrivals(rx).ordered_with(config),
+        published: config.get_first_seq(),
+        shared,
+    };
+    (sender, receiver)
+}
+
+/// The sending half of a reorder [`channel`]. Cheap to clone; every clone feeds the same
+/// receiver.
+pub struct Sender<T> {
+    tx: mpsc::UnboundedSender<(u64, T)>,
+    shared: Arc<Shared>,
+}
+
+/// The receiving half of a reorder [`channel`]: a [`Stream`] of values in sequence
+/// order.
+///
+/// Dropping it closes the channel: waiting and later sends fail with a [`SendError`]
+/// that hands the value back.
+#[must_use = "streams do nothing unless polled"]
+pub struct Receiver<T> {
+    inner: Reorder<Arrivals<T>>,
+    /// The watermark last published to the senders.
+    published: u64,
+    shared: Arc<Shared>,
+}
+
+/// What the two halves share: the receiver's watermark, which gates the senders.
+struct Shared {
+    watermark: AtomicU64,
+    window: u64,
+    closed: AtomicBool,
+    /// How many senders are parked in `waiters`; lets the receiver skip the lock.
+    parked: AtomicUsize,
+    waiters: Mutex<Waiters>,
+}
+
+/// Senders waiting for the window to reach their seq, ordered by seq, so that the
+/// receiver wakes exactly the ones it admits.
+#[derive(Default)]
+struct Waiters {
+    by_seq: BTreeMap<(u64, u64), Waker>,
+    next_id: u64,
+}
+
+impl Shared {
+    fn admits(&self, seq: u64) -> bool {
+        // Late seqs are admitted too: the receiver hands them back as errors.
+        seq.saturating_sub(self.watermark.load(SeqCst)) < self.window
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes a new watermark and wakes the senders it admits.
+    fn advance(&self, watermark: u64) {
+        self.watermark.store(watermark, SeqCst);
+        if self.parked.load(SeqCst) == 0 {
+            return;
+        }
+        let limit = watermark.saturating_add(self.window);
+        let mut waiters = self.waiters();
+        while let Some(entry) = waiters.by_seq.first_entry() {
+            if entry.key().0 >= limit {
+                break;
+            }
+            entry.remove().wake();
+            self.parked.fetch_sub(1, SeqCst);
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, SeqCst);
+        let woken = std::mem::take(&mut self.waiters().by_seq);
+        self.parked.fetch_sub(woken.len(), SeqCst);
+        woken.into_values().for_each(Waker::wake);
+    }
+}
+
+impl<T> Sender<T> {
+    /// Sends `value` with sequence number `seq`, waiting while `seq` is at or beyond the
+    /// receiver's window.
+    ///
+    /// Returns once the value is in the channel. Sending a seq below the receiver's
+    /// watermark succeeds, and the receiver yields it as [`ReorderError::Late`].
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`], with the value, if the receiver is gone (or goes while waiting).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes sends nothing and drops the value, and
+    /// leaves no trace in the channel. The sender is no longer registered for a wake-up,
+    /// so other senders are unaffected.
+    pub async fn send(&self, seq: u64, value: T) -> Result<(), SendError<T>> {
+        let admitted = Admit {
+            shared: &self.shared,
+            seq,
+            key: None,
+        }
+        .await;
+        if !admitted {
+            return Err(SendError { seq, value });
+        }
+        self.push(seq, value)
+    }
+
+    /// Sends at once if `seq` is inside the receiver's window.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if `send` would wait, [`TrySendError::Closed`] if the
+    /// receiver is gone; both hand the value back.
+    pub fn try_send(&self, seq: u64, value: T) -> Result<(), TrySendError<T>> {
+        if self.is_closed() {
+            return Err(TrySendError::Closed(SendError { seq, value }));
+        }
+        if !self.shared.admits(seq) {
+            return Err(TrySendError::Full(SendError { seq, value }));
+        }
+        self.push(seq, value).map_err(TrySendError::Closed)
+    }
+
+    fn push(&self, seq: u64, value: T) -> Result<(), SendError<T>> {
+        self.tx
+            .send((seq, value))
+            .map_err(|mpsc::error::SendError((seq, value))| SendError { seq, value })
+    }
+
+    /// Whether the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(SeqCst) || self.tx.is_closed()
+    }
+
+    /// The receiver's watermark as last published: every seq below it has been
+    /// received. A send of any seq below `next_seq() + window` goes through at once.
+    pub fn next_seq(&self) -> u64 {
+        self.shared.watermark.load(SeqCst)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("next_seq", &self.next_seq())
+            .field("window", &self.shared.window)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Waits until the receiver's window admits `seq` (`true`) or the receiver is gone
+/// (`false`).
+struct Admit<'a> {
+    shared: &'a Shared,
+    seq: u64,
+    /// Our place in `waiters`, while registered.
+    key: Option<(u64, u64)>,
+}
+
+impl Future for Admit<'_> {
+    type Output = bool;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let shared = self.shared;
+        let seq = self.seq;
+        if let Some(ready) = shared.ready_for(seq) {
+            self.deregister();
+            return Poll::Ready(ready);
+        }
+        {
+            let mut waiters = shared.waiters();
+            let key = match self.key {
+                Some(key) => key,
+                None => {
+                    let key = (seq, waiters.next_id);
+                    waiters.next_id += 1;
+                    key
+                }
+            };
+            match waiters.by_seq.get_mut(&key) {
+                Some(waker) => waker.clone_from(cx.waker()),
+                None => {
+                    waiters.by_seq.insert(key, cx.waker().clone());
+                    shared.parked.fetch_add(1, SeqCst);
+                }
+            }
+            self.key = Some(key);
+        }
+        // Re-check after registering: the receiver may have moved in between.
+        if let Some(ready) = shared.ready_for(seq) {
+            self.deregister();
+            return Poll::Ready(ready);
+        }
+        Poll::Pending
+    }
+}
+
+impl Shared {
+    fn ready_for(&self, seq: u64) -> Option<bool> {
+        if self.closed.load(SeqCst) {
+            Some(false)
+        } else if self.admits(seq) {
+            Some(true)
+        } else {
+            None
+        }
+    }
+}
+
+impl Admit<'_> {
+    fn deregister(&mut self) {
+        if let Some(key) = self.key.take() {
+            if self.shared.waiters().by_seq.remove(&key).is_some() {
+                self.shared.parked.fetch_sub(1, SeqCst);
+            }
+        }
+    }
+}
+
+impl Drop for Admit<'_> {
+    fn drop(&mut self) {
+        self.deregister();
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Receives the next value in order, or the error that stands in its position.
+    /// `None` once every sender is gone and everything held has been yielded.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: held values live in the receiver, not in the future.
+    pub async fn recv(&mut self) -> Option<Result<T, ReorderError<T>>> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Closes the channel: waiting and later sends fail, handing their values back.
+    /// Values already sent can still be received.
+    pub fn close(&mut self) {
+        self.shared.close();
+        self.inner.get_mut().0.close();
+    }
+
+    /// The watermark: every sequence number below it has been yielded (or reported), and
+    /// it is the one the receiver waits for.
+    pub fn next_seq(&self) -> u64 {
+        self.inner.next_seq()
+    }
+
+    /// How many values are held, waiting for their turn.
+    pub fn buffered_len(&self) -> usize {
+        self.inner.buffered_len()
+    }
+
+    /// The most values held at once so far.
+    pub fn peak_buffered(&self) -> usize {
+        self.inner.peak_buffered()
+    }
+}
+
+impl<T> Stream for Receiver<T> {
+    type Item = Result<T, ReorderError<T>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_next(cx);
+        let watermark = this.inner.next_seq();
+        if watermark != this.published {
+            this.published = watermark;
+            this.shared.advance(watermark);
+        }
+        polled
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (lower, _) = self.inner.size_hint();
+        (lower, None)
+    }
+}
+
+impl<T> FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("next_seq", &self.next_seq())
+            .field("buffered_len", &self.buffered_len())
+            .field("window", &self.shared.window)
+            .finish()
+    }
+}
+
+/// The mpsc receiver as a stream of `(seq, value)` arrivals.
+struct Arrivals<T>(mpsc::UnboundedReceiver<(u64, T)>);
+
+impl<T> Stream for Arrivals<T> {
+    type Item = (u64, T);
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<(u64, T)>> {
+        self.0.poll_recv(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.0.len(), None)
+    }
+}
+
+impl<T> fmt::Debug for Arrivals<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Arrivals").finish_non_exhaustive()
+    }
+}

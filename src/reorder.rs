@@ -1,0 +1,340 @@
+//! The `Stream` adapter: a thin async shell around [`ReorderBuffer`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::stream::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use crate::{ReorderBuffer, ReorderError};
+
+/// An item that carries its own sequence number.
+///
+/// Implemented for `(u64, T)`, the shape [`ordered`](crate::OrderedExt::ordered) expects.
+/// Implement it for your own message type to reorder a stream of messages directly:
+///
+/// ```
+/// struct Frame { seq: u64, payload: Vec<u8> }
+///
+/// impl reorder::Sequenced for Frame {
+///     type Value = Frame;
+///     fn into_parts(self) -> (u64, Frame) {
+///         (self.seq, self)
+///     }
+/// }
+/// ```
+pub trait Sequenced {
+    /// What the reordered stream yields.
+    type Value;
+
+    /// Splits the item into its sequence number and value.
+    fn into_parts(self) -> (u64, Self::Value);
+}
+
+impl<T> Sequenced for (u64, T) {
+    type Value = T;
+
+    #[inline]
+    fn into_parts(self) -> (u64, T) {
+        self
+    }
+}
+
+/// Settings for [`ordered_with`](crate::OrderedExt::ordered_with) and
+/// [`channel_with`](crate::channel_with).
+///
+/// | setting | default | what it does |
+/// |---|---|---|
+/// | [`first_seq`](Self::first_seq) | `0` | the first sequence number expected |
+/// | [`window`](Self::window) | unbounded | most values held; when reached the missing head is skipped |
+/// | [`head_timeout`](Self::head_timeout) | none | how long held values may wait for a missing head before it is skipped |
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use reorder::ReorderConfig;
+///
+/// let config = ReorderConfig::new()
+///     .first_seq(1)
+///     .window(1024)
+///     .head_timeout(Duration::from_millis(250));
+/// assert_eq!(config.get_window(), Some(1024));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReorderConfig {
+    first_seq: u64,
+    window: Option<usize>,
+    head_timeout: Option<Duration>,
+}
+
+impl ReorderConfig {
+    /// Starts at sequence number 0, holds without bound, never times out.
+    pub const fn new() -> Self {
+        Self {
+            first_seq: 0,
+            window: None,
+            head_timeout: None,
+        }
+    }
+
+    /// The first sequence number expected.
+    pub const fn first_seq(mut self, first: u64) -> Self {
+        self.first_seq = first;
+        self
+    }
+
+    /// The most values held at once. When an arrival makes the held count reach
+    /// `window` while the next expected value is still missing, the missing head is
+    /// skipped (reported as [`Missing`](ReorderError::Missing)) so that memory stays
+    /// bounded however long the head takes. With `window(1)` any gap is skipped at once.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `window` is 0.
+    #[track_caller]
+    pub const fn window(mut self, window: usize) -> Self {
+        assert!(window > 0, "reorder window must be at least 1");
+        self.window = Some(window);
+        self
+    }
+
+    /// How long held values may wait for a missing head. The clock starts when the
+    /// stream is polled, finds the next expected value missing and some later value
+    /// held; it restarts whenever the watermark moves. When it fires the missing head
+    /// is skipped. Uses tokio's timer, so the stream must be polled inside a tokio
+    /// runtime with time enabled.
+    pub const fn head_timeout(mut self, timeout: Duration) -> Self {
+        self.head_timeout = Some(timeout);
+        self
+    }
+
+    /// The configured first sequence number.
+    pub const fn get_first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// The configured window, or `None` when unbounded.
+    pub const fn get_window(&self) -> Option<usize> {
+        self.window
+    }
+
+    /// The configured head-of-line timeout.
+    pub const fn get_head_timeout(&self) -> Option<Duration> {
+        self.head_timeout
+    }
+}
+
+impl Default for ReorderConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pin_project! {
+    /// Stream for the [`ordered`](crate::OrderedExt::ordered),
+    /// [`ordered_from`](crate::OrderedExt::ordered_from) and
+    /// [`ordered_with`](crate::OrderedExt::ordered_with) methods.
+    ///
+    /// Yields `Ok(value)` strictly in sequence order, and an error in place of anything
+    /// that cannot be yielded in order; see [`ReorderError`] and the crate docs for the
+    /// full contract.
+    #[must_use = "streams do nothing unless polled"]
+    pub struct Reorder<S>
+    where
+        S: Stream,
+        S::Item: Sequenced,
+    {
+        #[pin]
+        stream: S,
+        buffer: ReorderBuffer<<S::Item as Sequenced>::Value>,
+        window: usize,
+        head_timeout: Option<HeadTimer>,
+        done: bool,
+    }
+}
+
+/// The head-of-line timer and the watermark it was armed for. The `Sleep` is made on
+/// first use, so building the adapter needs no runtime.
+struct HeadTimer {
+    timeout: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed_for: Option<u64>,
+}
+
+impl<S> Reorder<S>
+where
+    S: Stream,
+    S::Item: Sequenced,
+{
+    pub(crate) fn new(stream: S, config: ReorderConfig) -> Self {
+        Self {
+            stream,
+            buffer: ReorderBuffer::starting_at(config.first_seq),
+            window: config.window.unwrap_or(usize::MAX),
+            head_timeout: config.head_timeout.map(|timeout| HeadTimer {
+                timeout,
+                sleep: None,
+                armed_for: None,
+            }),
+            done: false,
+        }
+    }
+
+    /// The watermark: every sequence number below it has been yielded (or reported), and
+    /// it is the one the stream waits for.
+    pub fn next_seq(&self) -> u64 {
+        self.buffer.next_seq()
+    }
+
+    /// How many values are held, waiting for their turn.
+    pub fn buffered_len(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// The most values held at once so far. Never more than the configured window.
+    pub fn peak_buffered(&self) -> usize {
+        self.buffer.peak_len()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The underlying stream, mutably. Taking items from it directly breaks the order.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The underlying stream, pinned. Taking items from it directly breaks the order.
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut S> {
+        self.project().stream
+    }
+
+    /// Consumes the adapter, returning the underlying stream. Held values are dropped.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+}
+
+impl<S> Stream for Reorder<S>
+where
+    S: Stream,
+    S::Item: Sequenced,
+{
+    type Item = Result<<S::Item as Sequenced>::Value, ReorderError<<S::Item as Sequenced>::Value>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            if let Some(item) = this.buffer.pop_ready() {
+                return Poll::Ready(Some(item));
+            }
+            if *this.done {
+                return Poll::Ready(this.buffer.pop_flush());
+            }
+            match this.stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    let (seq, value) = item.into_parts();
+                    match this.buffer.insert(seq, value) {
+                        Ok(Some(value)) => return Poll::Ready(Some(Ok(value))),
+                        Ok(None) if this.buffer.len() >= *this.window => {
+                            if let Some(skipped) = this.buffer.skip_gap() {
+                                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(late) => return Poll::Ready(Some(Err(late))),
+                    }
+                }
+                Poll::Ready(None) => *this.done = true,
+                Poll::Pending => {
+                    if let Some(timer) = this.head_timeout {
+                        if timer.poll_expired(this.buffer, cx) {
+                            if let Some(skipped) = this.buffer.skip_gap() {
+                                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                            }
+                        }
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let held = self.buffer.len();
+        if self.done {
+            // Each held value may be preceded by one `Missing`.
+            return (held, Some(held.saturating_mul(2)));
+        }
+        let (lower, upper) = self.stream.size_hint();
+        let upper = upper
+            .and_then(|u| u.checked_add(held))
+            .and_then(|n| n.checked_mul(2));
+        (lower.saturating_add(held), upper)
+    }
+}
+
+impl HeadTimer {
+    /// Whether the head has been missing, with values held behind it, for longer than
+    /// the timeout. Registers for a wake-up otherwise.
+    fn poll_expired<T>(&mut self, buffer: &ReorderBuffer<T>, cx: &mut Context<'_>) -> bool {
+        if buffer.is_empty() {
+            self.armed_for = None;
+            return false;
+        }
+        let head = buffer.next_seq();
+        if self.armed_for != Some(head) {
+            self.armed_for = Some(head);
+            let deadline = Instant::now() + self.timeout;
+            match self.sleep.as_mut() {
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+        }
+        let fired = self
+            .sleep
+            .as_mut()
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+        if fired {
+            self.armed_for = None;
+            return true;
+        }
+        false
+    }
+}
+
+impl<S> FusedStream for Reorder<S>
+where
+    S: Stream,
+    S::Item: Sequenced,
+{
+    fn is_terminated(&self) -> bool {
+        self.done && self.buffer.is_empty()
+    }
+}
+
+impl<S> fmt::Debug for Reorder<S>
+where
+    S: Stream + fmt::Debug,
+    S::Item: Sequenced,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reorder")
+            .field("stream", &self.stream)
+            .field("buffer", &self.buffer)
+            .field("window", &self.window)
+            .field(
+                "head_timeout",
+                &self.head_timeout.as_ref().map(|t| t.timeout),
+            )
+            .field("done", &self.done)
+            .finish()
+    }
+}
