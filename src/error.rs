@@ -175,3 +175,137 @@ impl<T> fmt::Display for TrySendError<T> {
 }
 
 impl<T> std::error::Error for TrySendError<T> {}
+
+/// A spawned task did not produce its value. Yielded in that task's position, so every
+/// position is accounted for.
+///
+/// Like tokio's `JoinError`, it carries the panic payload when the task panicked;
+/// [`into_panic`](Self::into_panic) or [`resume_unwind`](Self::resume_unwind) take it out.
+pub struct TaskError {
+    seq: u64,
+    kind: TaskErrorKind,
+}
+
+enum TaskErrorKind {
+    // A Mutex only to make the error `Sync`; it is never contended.
+    Panicked(std::sync::Mutex<Box<dyn std::any::Any + Send + 'static>>),
+    TimedOut(std::time::Duration),
+    Cancelled,
+}
+
+impl TaskError {
+    pub(crate) fn panicked(seq: u64, payload: Box<dyn std::any::Any + Send + 'static>) -> Self {
+        let kind = TaskErrorKind::Panicked(std::sync::Mutex::new(payload));
+        Self { seq, kind }
+    }
+
+    pub(crate) fn timed_out(seq: u64, after: std::time::Duration) -> Self {
+        let kind = TaskErrorKind::TimedOut(after);
+        Self { seq, kind }
+    }
+
+    pub(crate) fn cancelled(seq: u64) -> Self {
+        let kind = TaskErrorKind::Cancelled;
+        Self { seq, kind }
+    }
+
+    /// The position of the task that failed.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::Panicked(_))
+    }
+
+    /// Whether the task ran past its timeout and was aborted.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::TimedOut(_))
+    }
+
+    /// Whether the task was aborted (by `abort_all`, or by its runtime shutting down)
+    /// before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::Cancelled)
+    }
+
+    /// The panic payload, if the task panicked; the error itself otherwise.
+    ///
+    /// # Errors
+    ///
+    /// Returns `self` when the task did not panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn std::any::Any + Send + 'static>, Self> {
+        match self.kind {
+            TaskErrorKind::Panicked(payload) => Ok(payload
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)),
+            kind => Err(Self { kind, ..self }),
+        }
+    }
+
+    /// The panic payload.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the task did not panic.
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
+        self.try_into_panic()
+            .unwrap_or_else(|e| panic!("`into_panic` on a task error that is not a panic: {e}"))
+    }
+
+    /// Re-raises the task's panic on this thread; any other error becomes a panic with
+    /// its message.
+    pub fn resume_unwind(self) -> ! {
+        match self.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn panic_message(&self) -> Option<String> {
+        let TaskErrorKind::Panicked(payload) = &self.kind else {
+            return None;
+        };
+        let payload = payload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        payload
+            .downcast_ref::<&'static str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            TaskErrorKind::Panicked(_) => match self.panic_message() {
+                Some(msg) => write!(f, "task {} panicked: {msg}", self.seq),
+                None => write!(f, "task {} panicked", self.seq),
+            },
+            TaskErrorKind::TimedOut(after) => {
+                write!(f, "task {} timed out after {after:?}", self.seq)
+            }
+            TaskErrorKind::Cancelled => write!(f, "task {} was cancelled", self.seq),
+        }
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            TaskErrorKind::Panicked(_) => "Panicked",
+            TaskErrorKind::TimedOut(_) => "TimedOut",
+            TaskErrorKind::Cancelled => "Cancelled",
+        };
+        f.debug_struct("TaskError")
+            .field("seq", &self.seq)
+            .field("kind", &kind)
+            .field("message", &self.panic_message())
+            .finish()
+    }
+}
+
+impl std::error::Error for TaskError {}

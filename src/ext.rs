@@ -1,8 +1,10 @@
 //! The extension trait: one-line methods that build the adapters.
 
+use std::future::Future;
+
 use futures_core::Stream;
 
-use crate::{Reorder, ReorderConfig, Sequenced};
+use crate::{Reorder, ReorderConfig, Sequenced, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 /// Adds [`ordered`](Self::ordered) and friends to every [`Stream`].
 ///
@@ -103,6 +105,141 @@ pub trait OrderedExt: Stream {
         Self::Item: Sequenced,
     {
         Reorder::new(self, config)
+    }
+
+    /// Runs `f(input)` for every input as a tokio task, at most `limit` at once, and
+    /// yields the results in input order.
+    ///
+    /// Tasks run in parallel on the runtime's workers and finish in any order; each
+    /// result is yielded as soon as every earlier one has been. The input is pulled
+    /// lazily, only when a task may start, so an endless input works. Memory is bounded:
+    /// work starts at most `4 × limit` positions ahead of the oldest unyielded result
+    /// (see [`SpawnConfig`] to set that window or a per-task timeout).
+    ///
+    /// A task that panics yields a [`TaskError`](crate::TaskError) in its own position;
+    /// the others go on, and the stream never ends early. Dropping the stream aborts
+    /// every task it spawned.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{stream, StreamExt, TryStreamExt};
+    /// use reorder::OrderedExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let results: Vec<u64> = stream::iter(0..8u64)
+    ///     .spawn_ordered(4, |i| async move {
+    ///         // Later inputs finish first.
+    ///         tokio::time::sleep(Duration::from_millis(80 - 10 * i)).await;
+    ///         i * i
+    ///     })
+    ///     .try_collect()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(results, [0, 1, 4, 9, 16, 25, 36, 49]);
+    /// # }
+    /// ```
+    #[track_caller]
+    fn spawn_ordered<Fut, F>(self, limit: usize, f: F) -> SpawnOrdered<Self, Fut, F>
+    where
+        Self: Sized,
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        SpawnOrdered::new(self, f, SpawnConfig::new(limit))
+    }
+
+    /// Like [`spawn_ordered`](Self::spawn_ordered), with a window and a per-task timeout;
+    /// see [`SpawnConfig`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{stream, StreamExt};
+    /// use reorder::{OrderedExt, SpawnConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let config = SpawnConfig::new(2).window(8).task_timeout(Duration::from_secs(1));
+    /// let out: Vec<_> = stream::iter([1u64, 5, 1])
+    ///     .spawn_ordered_with(config, |secs| async move {
+    ///         tokio::time::sleep(Duration::from_secs(secs)).await;
+    ///         secs
+    ///     })
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(*out[0].as_ref().unwrap(), 1);
+    /// assert!(out[1].as_ref().unwrap_err().is_timeout()); // in its own position
+    /// assert_eq!(*out[2].as_ref().unwrap(), 1);
+    /// # }
+    /// ```
+    fn spawn_ordered_with<Fut, F>(self, config: SpawnConfig, f: F) -> SpawnOrdered<Self, Fut, F>
+    where
+        Self: Sized,
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        SpawnOrdered::new(self, f, config)
+    }
+
+    /// Like [`spawn_ordered`](Self::spawn_ordered) for CPU-bound or blocking synchronous
+    /// work: `f(input)` runs on tokio's blocking pool (`spawn_blocking`), at most `limit`
+    /// at once, and the results come back in input order.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{stream, TryStreamExt};
+    /// use reorder::OrderedExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let sums: Vec<u64> = stream::iter([10u64, 1_000, 100])
+    ///     .spawn_ordered_blocking(2, |n| (0..n).sum::<u64>())
+    ///     .try_collect()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(sums, [45, 499_500, 4_950]);
+    /// # }
+    /// ```
+    #[track_caller]
+    fn spawn_ordered_blocking<F, R>(self, limit: usize, f: F) -> SpawnOrderedBlocking<Self, F, R>
+    where
+        Self: Sized,
+        Self::Item: Send + 'static,
+        F: Fn(Self::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        SpawnOrderedBlocking::new(self, f, SpawnConfig::new(limit))
+    }
+
+    /// Like [`spawn_ordered_blocking`](Self::spawn_ordered_blocking), with a window; see
+    /// [`SpawnConfig`] (its task timeout does not apply to blocking closures).
+    fn spawn_ordered_blocking_with<F, R>(
+        self,
+        config: SpawnConfig,
+        f: F,
+    ) -> SpawnOrderedBlocking<Self, F, R>
+    where
+        Self: Sized,
+        Self::Item: Send + 'static,
+        F: Fn(Self::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        SpawnOrderedBlocking::new(self, f, config)
     }
 }
 

@@ -65,10 +65,18 @@ mod channel;
 pub use channel::{channel, channel_with, Receiver, Sender};
 
 mod error;
-pub use error::{ReorderError, SendError, TrySendError};
+pub use error::{ReorderError, SendError, TaskError, TrySendError};
 
 mod ext;
 pub use ext::OrderedExt;
 
+mod join_set;
+pub use join_set::OrderedJoinSet;
+
 mod reorder;
 pub use reorder::{Reorder, ReorderConfig, Sequenced};
+
+mod spawn;
+pub use spawn::{SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
+
+mod tasks;

@@ -1,0 +1,210 @@
+//! The engine under [`SpawnOrdered`](crate::SpawnOrdered) and
+//! [`OrderedJoinSet`](crate::OrderedJoinSet): spawned tasks push `(seq, result)` onto an
+//! mpsc channel, and a [`ReorderBuffer`] turns the arrivals back into spawn order.
+//!
+//! Every spawned task sends exactly one message, whatever happens to it: its output, its
+//! panic, its timeout, or — from a guard dropped with the task — its cancellation. So the
+//! consumer never waits for a sequence number that cannot come.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::{ReorderBuffer, TaskError};
+
+type Outcome<T> = Result<T, TaskError>;
+
+/// What one poll of the engine found.
+pub(crate) enum Step<T> {
+    /// The next result in spawn order.
+    Yield(Outcome<T>),
+    /// A result arrived early and is held; a slot is free for more work.
+    Held,
+    /// Nothing is in flight or held.
+    Idle,
+}
+
+pub(crate) struct Tasks<T> {
+    tx: mpsc::UnboundedSender<(u64, Outcome<T>)>,
+    rx: mpsc::UnboundedReceiver<(u64, Outcome<T>)>,
+    buffer: ReorderBuffer<Outcome<T>>,
+    /// One handle per spawned, not yet yielded task; the front is `buffer.next_seq()`.
+    handles: VecDeque<AbortHandle>,
+    next_spawn: u64,
+    in_flight: usize,
+    timeout: Option<Duration>,
+}
+
+impl<T: Send + 'static> Tasks<T> {
+    pub(crate) fn new(timeout: Option<Duration>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            tx,
+            rx,
+            buffer: ReorderBuffer::new(),
+            handles: VecDeque::new(),
+            next_spawn: 0,
+            in_flight: 0,
+            timeout,
+        }
+    }
+
+    /// Spawns `fut` as a tokio task in the next position; returns that position.
+    #[track_caller]
+    pub(crate) fn spawn<F>(&mut self, fut: F) -> u64
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        let report = self.report();
+        let seq = report.seq;
+        let timeout = self.timeout;
+        let handle = tokio::spawn(async move {
+            let caught = AssertUnwindSafe(fut).catch_unwind();
+            let outcome = match timeout {
+                None => caught.await.map_err(|p| TaskError::panicked(seq, p)),
+                Some(limit) => match tokio::time::timeout(limit, caught).await {
+                    Ok(done) => done.map_err(|p| TaskError::panicked(seq, p)),
+                    Err(_) => Err(TaskError::timed_out(seq, limit)),
+                },
+            };
+            report.send(outcome);
+        });
+        self.track(handle.abort_handle())
+    }
+
+    /// Runs `f` on tokio's blocking pool in the next position; returns that position.
+    /// The task timeout does not apply: a running closure cannot be interrupted.
+    #[track_caller]
+    pub(crate) fn spawn_blocking<F>(&mut self, f: F) -> u64
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let report = self.report();
+        let seq = report.seq;
+        let handle = tokio::task::spawn_blocking(move || {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(f));
+            report.send(outcome.map_err(|p| TaskError::panicked(seq, p)));
+        });
+        self.track(handle.abort_handle())
+    }
+
+    /// A reporter for the next position. Made before the task is spawned and moved into
+    /// it, so that even a task aborted before its first poll reports.
+    fn report(&mut self) -> Report<T> {
+        let seq = self.next_spawn;
+        self.next_spawn += 1;
+        Report {
+            seq,
+            tx: Some(self.tx.clone()),
+        }
+    }
+
+    fn track(&mut self, handle: AbortHandle) -> u64 {
+        self.handles.push_back(handle);
+        self.in_flight += 1;
+        self.next_spawn - 1
+    }
+
+    /// Moves the engine on by one step: yields the next result if it is here, otherwise
+    /// takes in one arrival.
+    pub(crate) fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Step<T>> {
+        if let Some(ready) = self.buffer.pop_ready() {
+            return Poll::Ready(Step::Yield(self.yielded(ready)));
+        }
+        if self.in_flight == 0 {
+            return Poll::Ready(Step::Idle);
+        }
+        let Some((seq, outcome)) = std::task::ready!(self.rx.poll_recv(cx)) else {
+            // Unreachable: `self.tx` keeps the channel open.
+            return Poll::Pending;
+        };
+        self.in_flight -= 1;
+        Poll::Ready(match self.buffer.insert(seq, outcome) {
+            Ok(Some(outcome)) => Step::Yield(self.yielded(Ok(outcome))),
+            Ok(None) => Step::Held,
+            // Every seq is sent exactly once by the task that owns it.
+            Err(e) => unreachable!("task {} reported twice", e.seq()),
+        })
+    }
+
+    fn yielded(
+        &mut self,
+        popped: Result<Outcome<T>, crate::ReorderError<Outcome<T>>>,
+    ) -> Outcome<T> {
+        self.handles.pop_front();
+        match popped {
+            Ok(outcome) => outcome,
+            Err(e) => unreachable!("task {} reported twice", e.seq()),
+        }
+    }
+}
+
+impl<T> Tasks<T> {
+    /// Positions spawned and not yet yielded (running or held).
+    pub(crate) fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Tasks whose result has not arrived yet.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// How far the next spawn would be ahead of the next position to yield.
+    pub(crate) fn ahead(&self) -> u64 {
+        self.next_spawn.saturating_sub(self.buffer.next_seq())
+    }
+
+    pub(crate) fn buffered_len(&self) -> usize {
+        self.buffer.len()
+    }
+
+    pub(crate) fn peak_buffered(&self) -> usize {
+        self.buffer.peak_len()
+    }
+
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.buffer.next_seq()
+    }
+
+    /// Aborts every task not yet finished; each reports `Cancelled` in its position.
+    pub(crate) fn abort_all(&self) {
+        self.handles.iter().for_each(AbortHandle::abort);
+    }
+}
+
+impl<T> Drop for Tasks<T> {
+    fn drop(&mut self) {
+        self.handles.iter().for_each(AbortHandle::abort);
+    }
+}
+
+/// Sends a task's one message. If the task is dropped before it reports (aborted, or its
+/// runtime shut down), the drop reports `Cancelled` instead.
+struct Report<T> {
+    seq: u64,
+    tx: Option<mpsc::UnboundedSender<(u64, Outcome<T>)>>,
+}
+
+impl<T> Report<T> {
+    fn send(mut self, outcome: Outcome<T>) {
+        if let Some(tx) = self.tx.take() {
+            // The consumer may be gone; then nobody wants the result.
+            let _ = tx.send((self.seq, outcome));
+        }
+    }
+}
+
+impl<T> Drop for Report<T> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send((self.seq, Err(TaskError::cancelled(self.seq))));
+        }
+    }
+}
