@@ -6,3 +6,6 @@
     rust_2018_idioms,
     unreachable_pub
 )]
+
+mod sequencer;
+pub use sequencer::{Sequencer, Ticket, Turn, Wait};
