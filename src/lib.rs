@@ -76,6 +76,9 @@ pub use join_set::OrderedJoinSet;
 mod reorder;
 pub use reorder::{Reorder, ReorderConfig, Sequenced};
 
+mod sequencer;
+pub use sequencer::{Sequencer, Ticket, Turn, Wait};
+
 mod spawn;
 pub use spawn::{SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
