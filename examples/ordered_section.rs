@@ -1,0 +1,292 @@
+//! The tutorial's first approach, in Rust and done better: tasks do their work
+//! concurrently, run one middle section strictly in order, then finish concurrently.
+//!
+//! The tutorial used a shared counter and a condition variable with `notify_all`, which
+//! wakes every waiter on every turn. A [`Sequencer`] wakes only the next ticket, and a
+//! task that fails before its turn gives the turn up instead of stalling everyone.
+//!
+//! ```text
+//! cargo run --release --example ordered_section
+//! cargo run --release --example ordered_section -- --tasks 12 --fail 5 --seed 3
+//! ```
+//!
+//! Flags: `--tasks N` (8), `--fail N` (task that fails before its turn; 3; `none` for
+//! none), `--seed N` (7).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::{rngs::StdRng, RngExt, SeedableRng};
+use reorder::Sequencer;
+use tokio::time::Instant;
+
+/// Width of the timeline's bar.
+const TIMELINE_COLUMNS: usize = 60;
+
+/// What the run was asked to do.
+#[derive(Clone, Debug)]
+pub struct Args {
+    pub tasks: usize,
+    pub fail: Option<usize>,
+    pub seed: u64,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            tasks: 8,
+            fail: Some(3),
+            seed: 7,
+        }
+    }
+}
+
+const USAGE: &str = "usage: ordered_section [--tasks N] [--fail N|none] [--seed N]";
+
+impl Args {
+    /// Parses `--flag value` pairs; unknown flags and bad numbers are errors.
+    pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Self, String> {
+        let mut args = Self::default();
+        while let Some(flag) = argv.next() {
+            let value = argv
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+            let bad = || format!("{flag}: `{value}` is not a whole number\n{USAGE}");
+            match flag.as_str() {
+                "--tasks" => args.tasks = value.parse().map_err(|_| bad())?,
+                "--fail" if value == "none" => args.fail = None,
+                "--fail" => args.fail = Some(value.parse().map_err(|_| bad())?),
+                "--seed" => args.seed = value.parse().map_err(|_| bad())?,
+                _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// When each phase of one task began and ended, from the start of the run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Phases {
+    pub work_done: Duration,
+    pub section: Option<(Duration, Duration)>,
+    pub finished: Duration,
+}
+
+/// What the run measured.
+#[derive(Debug)]
+pub struct Report {
+    /// Seqs in the order their ordered sections ran.
+    pub section_order: Vec<u64>,
+    /// Seqs in the order their concurrent work finished.
+    pub work_order: Vec<u64>,
+    pub phases: Vec<Phases>,
+    /// The most tasks in their concurrent first part at once.
+    pub peak_concurrent: usize,
+    /// Whether two ordered sections ever ran at the same time.
+    pub sections_overlapped: bool,
+    pub wall: Duration,
+    /// The same work run one task after another.
+    pub sequential: Duration,
+}
+
+type Out = Arc<Mutex<dyn Write + Send>>;
+
+fn say(out: &Out, line: std::fmt::Arguments<'_>) {
+    writeln!(out.lock().unwrap(), "{line}").unwrap();
+}
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+#[derive(Default)]
+struct Shared {
+    section_order: Mutex<Vec<u64>>,
+    work_order: Mutex<Vec<u64>>,
+    phases: Mutex<Vec<Phases>>,
+    in_work: AtomicUsize,
+    peak_concurrent: AtomicUsize,
+    in_section: AtomicUsize,
+    overlapped: AtomicUsize,
+}
+
+/// Runs the demo, writing what a person should see to `out`.
+pub async fn run(args: &Args, out: Out) -> Report {
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    // (concurrent work, ordered section, concluding work) per task.
+    let plan: Vec<(Duration, Duration, Duration)> = (0..args.tasks)
+        .map(|_| {
+            (
+                Duration::from_millis(rng.random_range(50..=400)),
+                Duration::from_millis(rng.random_range(10..=30)),
+                Duration::from_millis(rng.random_range(10..=100)),
+            )
+        })
+        .collect();
+    say(
+        &out,
+        format_args!(
+            "{} tasks: concurrent work, then an ordered section, then concurrent work; {}\n",
+            args.tasks,
+            match args.fail {
+                Some(i) => format!("task {i} fails before its turn"),
+                None => "no task fails".to_owned(),
+            }
+        ),
+    );
+
+    let start = Instant::now();
+    let sequencer = Sequencer::new();
+    let shared = Arc::new(Shared {
+        phases: Mutex::new(vec![Phases::default(); args.tasks]),
+        ..Shared::default()
+    });
+    let mut handles = Vec::with_capacity(args.tasks);
+    for (i, &(work, section, rest)) in plan.iter().enumerate() {
+        // Tickets are taken in the order the sections must run.
+        let ticket = sequencer.ticket();
+        let (shared, out) = (Arc::clone(&shared), Arc::clone(&out));
+        let fails = args.fail == Some(i);
+        handles.push(tokio::spawn(async move {
+            let seq = ticket.seq();
+            let running = shared.in_work.fetch_add(1, Ordering::SeqCst) + 1;
+            shared.peak_concurrent.fetch_max(running, Ordering::SeqCst);
+            tokio::time::sleep(work).await;
+            shared.in_work.fetch_sub(1, Ordering::SeqCst);
+            shared.work_order.lock().unwrap().push(seq);
+            shared.phases.lock().unwrap()[i].work_done = start.elapsed();
+            if fails {
+                say(&out, format_args!("{:>5} ms  task {seq} failed before its turn: its ticket is dropped, the turn passes on", ms(start.elapsed())));
+                shared.phases.lock().unwrap()[i].finished = start.elapsed();
+                return Err(format!("task {seq} failed"));
+            }
+
+            let turn = ticket.wait().await;
+            let began = start.elapsed();
+            if shared.in_section.fetch_add(1, Ordering::SeqCst) > 0 {
+                shared.overlapped.fetch_add(1, Ordering::SeqCst);
+            }
+            say(&out, format_args!("{:>5} ms  task {seq} is running its ordered section", ms(began)));
+            shared.section_order.lock().unwrap().push(seq);
+            tokio::time::sleep(section).await;
+            shared.in_section.fetch_sub(1, Ordering::SeqCst);
+            let ended = start.elapsed();
+            say(&out, format_args!("{:>5} ms  task {seq} done with its section, turn passes to the next ticket", ms(ended)));
+            drop(turn);
+
+            tokio::time::sleep(rest).await;
+            let mut phases = shared.phases.lock().unwrap();
+            phases[i].section = Some((began, ended));
+            phases[i].finished = start.elapsed();
+            Ok(seq)
+        }));
+    }
+    for handle in handles {
+        // The failing task's error is expected; a panic would be a bug.
+        let _ = handle.await.expect("no task panics");
+    }
+    let wall = start.elapsed();
+    let sequential = plan.iter().map(|&(a, b, c)| a + b + c).sum();
+    let take = |m: &Mutex<Vec<u64>>| std::mem::take(&mut *m.lock().unwrap());
+    let phases = std::mem::take(&mut *shared.phases.lock().unwrap());
+    Report {
+        section_order: take(&shared.section_order),
+        work_order: take(&shared.work_order),
+        phases,
+        peak_concurrent: shared.peak_concurrent.load(Ordering::SeqCst),
+        sections_overlapped: shared.overlapped.load(Ordering::SeqCst) > 0,
+        wall,
+        sequential,
+    }
+}
+
+/// Prints the timeline and the summary.
+pub fn print_report(args: &Args, report: &Report, out: &Out) {
+    let scale = report.wall.as_secs_f64().max(1e-3) / TIMELINE_COLUMNS as f64;
+    let col = |d: Duration| ((d.as_secs_f64() / scale) as usize).min(TIMELINE_COLUMNS);
+    say(
+        out,
+        format_args!(
+            "\ntimeline: - = concurrent work, . = waiting for its turn, # = ordered section, \
+             ~ = concluding work, x = failed (one column = {:.0} ms)",
+            scale * 1e3
+        ),
+    );
+    for (i, p) in report.phases.iter().enumerate() {
+        let mut bar = "-".repeat(col(p.work_done));
+        match p.section {
+            Some((began, ended)) => {
+                bar.push_str(&".".repeat(col(began).saturating_sub(bar.len())));
+                bar.push_str(&"#".repeat(col(ended).saturating_sub(bar.len()).max(1)));
+                bar.push_str(&"~".repeat(col(p.finished).saturating_sub(bar.len())));
+            }
+            None => bar.push('x'),
+        }
+        say(out, format_args!("  task {i:>2} |{bar}"));
+    }
+    let expected: Vec<u64> = (0..args.tasks as u64)
+        .filter(|&i| Some(i as usize) != args.fail)
+        .collect();
+    say(out, format_args!("\nsummary"));
+    say(
+        out,
+        format_args!(
+            "  concurrent work finished in order: {:?}",
+            report.work_order
+        ),
+    );
+    say(
+        out,
+        format_args!(
+            "  ordered sections ran in order:     {:?} ({})",
+            report.section_order,
+            if report.section_order == expected {
+                "in ticket order"
+            } else {
+                "NOT in ticket order"
+            }
+        ),
+    );
+    say(
+        out,
+        format_args!(
+            "  sections overlapped:               {}",
+            if report.sections_overlapped {
+                "YES"
+            } else {
+                "never"
+            }
+        ),
+    );
+    say(
+        out,
+        format_args!(
+            "  concurrent parts running at once:  up to {} of {}",
+            report.peak_concurrent, args.tasks
+        ),
+    );
+    say(
+        out,
+        format_args!(
+            "  wall time:                         {} ms (one after another: {} ms)",
+            ms(report.wall),
+            ms(report.sequential)
+        ),
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let out: Out = Arc::new(Mutex::new(std::io::stdout()));
+    let report = run(&args, Arc::clone(&out)).await;
+    print_report(&args, &report, &out);
+}
