@@ -2,15 +2,28 @@
 //!
 //! Work finishes in any order; `reorder` hands it to a sequential consumer in the order it
 //! was started, without losing anything, without hanging, and with memory bounded by
-//! configuration.
+//! configuration. Underneath everything is one idea: each result carries a sequence
+//! number, and a reorder buffer (a min-heap of early arrivals plus the next expected
+//! number) releases each result only when its turn comes.
 //!
 //! # Which tool fits which job
 //!
 //! | you have | you want | use |
 //! |---|---|---|
+//! | inputs, and async work per input | the work in parallel on tokio's workers, results in input order, a concurrency limit and bounded memory | [`stream.spawn_ordered(limit, f)`](OrderedExt::spawn_ordered) → [`SpawnOrdered`] |
+//! | inputs, and CPU-bound or blocking work per input | the same, on tokio's blocking pool | [`stream.spawn_ordered_blocking(limit, f)`](OrderedExt::spawn_ordered_blocking) |
+//! | a loop that spawns tasks as it goes | consume their results later, in spawn order | [`OrderedJoinSet`] |
 //! | a stream of `(seq, value)` in any order | the values in seq order | [`stream.ordered()`](OrderedExt::ordered) → [`Reorder`] |
-//! | producers in many tasks or threads | one in-order consumer, bounded memory | [`channel`] → [`Sender`], [`Receiver`] |
+//! | producers in many tasks or threads | one in-order consumer, senders held back by a window | [`channel`] → [`Sender`], [`Receiver`] |
+//! | tasks whose *middle* must run in order | one ordered section per task, the rest concurrent | [`Sequencer`] → [`Ticket`], [`Turn`] |
 //! | a synchronous loop, a simulation, your own executor | the bare algorithm | [`ReorderBuffer`] |
+//!
+//! Compared with the usual tools: `futures`' `buffered(n)` keeps order but polls every
+//! future on the consumer's task (no parallelism) and stalls new work behind one slow
+//! future; `JoinSet` runs in parallel but yields in completion order, so you collect and
+//! sort, and see nothing until everything is done. `spawn_ordered` runs in parallel,
+//! yields each result as soon as its turn comes, and keeps starting new work while the
+//! oldest is slow, up to a window you set.
 //!
 //! # The contract
 //!
@@ -23,31 +36,73 @@
 //! | the input ends with holes | `Err(Missing(range))` for each hole, in order among the held values, then `None` |
 //! | the window fills or the head-of-line timeout fires | the missing head is skipped as `Err(Missing(range))`; if it turns up later it is `Late` |
 //! | seqs near `u64::MAX`, a first seq other than 0 | correct, no overflow |
+//! | a spawned task panics or times out | a [`TaskError`] in that task's position; the rest go on |
+//! | the consumer drops a task stream or set | every task it spawned is aborted |
+//! | a [`Ticket`] is dropped before its turn, or a turn's holder panics | the turn passes on; nobody hangs |
 //!
 //! # Examples
 //!
-//! Results of concurrent work, yielded in order:
+//! Parallel work, results in input order:
 //!
 //! ```
-//! use futures::StreamExt;
+//! use std::time::Duration;
+//! use futures::{stream, StreamExt};
 //! use reorder::OrderedExt;
-//! use tokio::sync::mpsc;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let mut results = stream::iter(0..10u64).spawn_ordered(4, |i| async move {
+//!     tokio::time::sleep(Duration::from_millis(100 - 10 * i)).await; // later ones finish first
+//!     i * i
+//! });
+//! let mut expected = 0;
+//! while let Some(square) = results.next().await {
+//!     assert_eq!(square.unwrap(), expected * expected);
+//!     expected += 1;
+//! }
+//! assert_eq!(expected, 10);
+//! # }
+//! ```
+//!
+//! Reordering a stream of numbered values:
+//!
+//! ```
+//! use futures::{stream, StreamExt};
+//! use reorder::{OrderedExt, ReorderError};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let (tx, rx) = mpsc::unbounded_channel();
-//! for seq in 0..4u64 {
-//!     let tx = tx.clone();
-//!     tokio::spawn(async move {
-//!         // Later tasks finish first.
-//!         tokio::time::sleep(std::time::Duration::from_millis(40 - 10 * seq)).await;
-//!         tx.send((seq, seq * seq)).unwrap();
-//!     });
+//! let arrivals = stream::iter([(1, "b"), (0, "a"), (3, "d")]); // 2 never comes
+//! let out: Vec<_> = arrivals.ordered().collect().await;
+//! assert_eq!(out, [Ok("a"), Ok("b"), Err(ReorderError::Missing(2..3)), Ok("d")]);
+//! # }
+//! ```
+//!
+//! Ordered sections inside concurrent tasks:
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use reorder::Sequencer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let sequencer = Sequencer::new();
+//! let ledger = Arc::new(Mutex::new(Vec::new()));
+//! let tickets: Vec<_> = (0..4).map(|_| sequencer.ticket()).collect(); // seq 0, 1, 2, 3
+//! let mut tasks = Vec::new();
+//! for (i, ticket) in tickets.into_iter().enumerate().rev() {
+//!     // Spawned backwards: the order of the sections still holds.
+//!     let ledger = ledger.clone();
+//!     tasks.push(tokio::spawn(async move {
+//!         let turn = ticket.wait().await; // every earlier ticket has had its turn
+//!         ledger.lock().unwrap().push(i);
+//!         drop(turn); // the next ticket's turn
+//!     }));
 //! }
-//! drop(tx);
-//! let arrivals = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|x| (x, rx)) });
-//! let squares: Vec<u64> = arrivals.ordered().map(Result::unwrap).collect().await;
-//! assert_eq!(squares, [0, 1, 4, 9]);
+//! for task in tasks {
+//!     task.await.unwrap();
+//! }
+//! assert_eq!(*ledger.lock().unwrap(), [0, 1, 2, 3]);
 //! # }
 //! ```
 #![forbid(unsafe_code)]
