@@ -1,0 +1,574 @@
+//! `Reorder<S>` and `.ordered()`: every row of the contract, polled by hand where the
+//! order of wake-ups matters.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::channel::mpsc::{unbounded, UnboundedSender};
+use futures::stream::{self, FusedStream, Stream, StreamExt};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use reorder::{OrderedExt, Reorder, ReorderConfig, ReorderError, Sequenced};
+use tokio_test::task::{spawn, Spawn};
+use tokio_test::{assert_pending, assert_ready_eq};
+
+type Feed<T> = futures::channel::mpsc::UnboundedReceiver<(u64, T)>;
+type FeedTx<T> = UnboundedSender<(u64, T)>;
+
+/// A stream fed by hand, reordered with `config`, ready to be polled by hand.
+fn hand_fed<T>(config: ReorderConfig) -> (FeedTx<T>, Spawn<Reorder<Feed<T>>>) {
+    let (tx, rx) = unbounded();
+    (tx, spawn(rx.ordered_with(config)))
+}
+
+fn send<T>(tx: &FeedTx<T>, seq: u64, value: T) {
+    tx.unbounded_send((seq, value)).unwrap();
+}
+
+/// Real-time guard so a bug fails the test instead of hanging CI.
+async fn within_10s<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .expect("test timed out: the stream hung")
+}
+
+// ---------------------------------------------------------------------------------------
+// In order, held, late, duplicate
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn next_seq_is_yielded_on_the_poll_right_after_it_is_sent() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new());
+    assert_pending!(s.poll_next());
+    send(&tx, 0, 'a');
+    assert!(s.is_woken());
+    assert_ready_eq!(s.poll_next(), Some(Ok('a')));
+    assert_pending!(s.poll_next());
+    send(&tx, 1, 'b');
+    assert!(s.is_woken());
+    assert_ready_eq!(s.poll_next(), Some(Ok('b')));
+    assert_eq!(s.next_seq(), 2);
+}
+
+#[test]
+fn in_order_input_is_never_buffered() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new());
+    for i in 0..100u64 {
+        send(&tx, i, i);
+        assert_ready_eq!(s.poll_next(), Some(Ok(i)));
+    }
+    assert_eq!(s.peak_buffered(), 0);
+}
+
+#[test]
+fn later_seq_is_held_until_the_head_arrives() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new());
+    assert_pending!(s.poll_next());
+    send(&tx, 2, 'c');
+    send(&tx, 1, 'b');
+    assert!(s.is_woken());
+    assert_pending!(s.poll_next());
+    assert_eq!(s.buffered_len(), 2);
+    assert_eq!(s.next_seq(), 0);
+    send(&tx, 0, 'a');
+    assert!(s.is_woken());
+    assert_ready_eq!(s.poll_next(), Some(Ok('a')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('b')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')));
+    assert_pending!(s.poll_next());
+    assert_eq!(s.buffered_len(), 0);
+    assert_eq!(s.peak_buffered(), 2);
+    assert_eq!(s.next_seq(), 3);
+}
+
+#[test]
+fn late_value_is_handed_back_at_once() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new());
+    send(&tx, 0, "first");
+    assert_ready_eq!(s.poll_next(), Some(Ok("first")));
+    send(&tx, 2, "held");
+    send(&tx, 0, "again");
+    // Late even while a later value is held and the head (1) is missing.
+    assert_ready_eq!(
+        s.poll_next(),
+        Some(Err(ReorderError::Late {
+            seq: 0,
+            value: "again"
+        }))
+    );
+    assert_pending!(s.poll_next());
+    assert_eq!(s.buffered_len(), 1);
+}
+
+#[test]
+fn duplicate_yields_first_copy_in_position_then_hands_back_the_second() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new());
+    send(&tx, 1, "first");
+    send(&tx, 1, "second");
+    send(&tx, 2, "two");
+    assert_pending!(s.poll_next());
+    send(&tx, 0, "zero");
+    assert_ready_eq!(s.poll_next(), Some(Ok("zero")));
+    assert_ready_eq!(s.poll_next(), Some(Ok("first")));
+    assert_ready_eq!(
+        s.poll_next(),
+        Some(Err(ReorderError::Duplicate {
+            seq: 1,
+            value: "second"
+        }))
+    );
+    assert_ready_eq!(s.poll_next(), Some(Ok("two")));
+    assert_pending!(s.poll_next());
+}
+
+// ---------------------------------------------------------------------------------------
+// End of input
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn input_end_reports_each_hole_in_order_then_ends() {
+    let arrivals = stream::iter([(5, 'f'), (1, 'b'), (3, 'd')]);
+    let mut s = arrivals.ordered();
+    let out: Vec<_> = within_10s((&mut s).collect()).await;
+    assert_eq!(
+        out,
+        [
+            Err(ReorderError::Missing(0..1)),
+            Ok('b'),
+            Err(ReorderError::Missing(2..3)),
+            Ok('d'),
+            Err(ReorderError::Missing(4..5)),
+            Ok('f'),
+        ]
+    );
+    assert!(s.is_terminated());
+    assert_eq!(s.next().await, None, "stays ended");
+}
+
+#[test]
+fn dropping_the_sender_flushes_holes_instead_of_hanging() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new());
+    send(&tx, 3, 'd');
+    send(&tx, 1, 'b');
+    assert_pending!(s.poll_next());
+    assert!(!s.is_terminated());
+    drop(tx);
+    assert!(s.is_woken());
+    assert_ready_eq!(s.poll_next(), Some(Err(ReorderError::Missing(0..1))));
+    assert_ready_eq!(s.poll_next(), Some(Ok('b')));
+    assert_ready_eq!(s.poll_next(), Some(Err(ReorderError::Missing(2..3))));
+    assert_ready_eq!(s.poll_next(), Some(Ok('d')));
+    assert_ready_eq!(s.poll_next(), None);
+    assert!(s.is_terminated());
+    assert_ready_eq!(s.poll_next(), None);
+}
+
+#[tokio::test]
+async fn empty_input_ends_at_once() {
+    let mut s = stream::iter(Vec::<(u64, u8)>::new()).ordered();
+    assert!(!s.is_terminated());
+    assert_eq!(within_10s(s.next()).await, None);
+    assert!(s.is_terminated());
+}
+
+#[tokio::test]
+async fn duplicates_and_late_values_survive_the_flush() {
+    let arrivals = stream::iter([(2, 'x'), (2, 'y'), (0, 'a'), (0, 'z')]);
+    let out: Vec<_> = within_10s(arrivals.ordered().collect()).await;
+    assert_eq!(
+        out,
+        [
+            Ok('a'),
+            Err(ReorderError::Late { seq: 0, value: 'z' }),
+            Err(ReorderError::Missing(1..2)),
+            Ok('x'),
+            Err(ReorderError::Duplicate { seq: 2, value: 'y' }),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Window
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn reaching_the_window_skips_the_missing_head() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new().window(3));
+    send(&tx, 1, 'b');
+    send(&tx, 2, 'c');
+    assert_pending!(s.poll_next());
+    send(&tx, 4, 'e');
+    assert!(s.is_woken());
+    assert_ready_eq!(s.poll_next(), Some(Err(ReorderError::Missing(0..1))));
+    assert_ready_eq!(s.poll_next(), Some(Ok('b')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')));
+    // 3 is now the head; one value held, below the window: wait for it.
+    assert_pending!(s.poll_next());
+    assert_eq!(s.peak_buffered(), 3);
+    send(&tx, 0, 'a');
+    assert_ready_eq!(
+        s.poll_next(),
+        Some(Err(ReorderError::Late { seq: 0, value: 'a' }))
+    );
+    send(&tx, 3, 'd');
+    assert_ready_eq!(s.poll_next(), Some(Ok('d')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('e')));
+}
+
+#[test]
+fn window_of_one_skips_any_gap_at_once() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new().window(1));
+    send(&tx, 2, 'c');
+    assert_ready_eq!(s.poll_next(), Some(Err(ReorderError::Missing(0..2))));
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')));
+    assert_eq!(s.peak_buffered(), 1);
+}
+
+#[test]
+#[should_panic(expected = "reorder window must be at least 1")]
+fn window_of_zero_panics() {
+    let _ = ReorderConfig::new().window(0);
+}
+
+#[tokio::test]
+async fn peak_buffered_never_exceeds_the_window_and_nothing_is_lost() {
+    for seed in 0..40u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let window = 1 + (seed as usize % 8);
+        // Item i finishes at i + U[0, 3 * window): some go past the window. Drop a few
+        // and duplicate a few.
+        let mut seqs: Vec<u64> = (0..300u64).filter(|i| i % 37 != 5).collect();
+        seqs.extend((0..300u64).filter(|i| i % 41 == 7));
+        let mut keyed: Vec<(u64, u64)> = seqs
+            .iter()
+            .map(|&i| (i + rng.random_range(0..3 * window as u64), i))
+            .collect();
+        keyed.sort();
+        let arrivals: Vec<(u64, usize)> = keyed
+            .iter()
+            .enumerate()
+            .map(|(id, &(_, seq))| (seq, id))
+            .collect();
+        let mut s =
+            stream::iter(arrivals.clone()).ordered_with(ReorderConfig::new().window(window));
+        let mut ids = Vec::new();
+        let mut last_ok = None;
+        while let Some(item) = within_10s(s.next()).await {
+            assert!(s.buffered_len() <= window);
+            match item {
+                Ok(id) => {
+                    let seq = arrivals[id].0;
+                    assert!(last_ok < Some(seq), "seed {seed}: out of order");
+                    last_ok = Some(seq);
+                    ids.push(id);
+                }
+                Err(e) => {
+                    if let Some(id) = e.into_value() {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+        assert!(s.peak_buffered() <= window, "seed {seed}");
+        ids.sort_unstable();
+        assert_eq!(ids, (0..arrivals.len()).collect::<Vec<_>>(), "seed {seed}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Head-of-line timeout (paused time)
+// ---------------------------------------------------------------------------------------
+
+const TIMEOUT: Duration = Duration::from_millis(100);
+const MS: Duration = Duration::from_millis(1);
+
+#[tokio::test(start_paused = true)]
+async fn head_timeout_skips_the_missing_head_after_exactly_the_timeout() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new().head_timeout(TIMEOUT));
+    send(&tx, 2, 'c');
+    send(&tx, 3, 'd');
+    assert_pending!(s.poll_next()); // the clock starts here
+    tokio::time::advance(TIMEOUT - MS).await;
+    assert!(!s.is_woken());
+    assert_pending!(s.poll_next());
+    tokio::time::advance(MS).await;
+    assert!(s.is_woken());
+    assert_ready_eq!(s.poll_next(), Some(Err(ReorderError::Missing(0..2))));
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('d')));
+    assert_pending!(s.poll_next());
+    // The skipped head turns up: late.
+    send(&tx, 1, 'b');
+    assert_ready_eq!(
+        s.poll_next(),
+        Some(Err(ReorderError::Late { seq: 1, value: 'b' }))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn head_timeout_restarts_when_the_watermark_moves() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new().head_timeout(TIMEOUT));
+    send(&tx, 2, 'c');
+    assert_pending!(s.poll_next());
+    tokio::time::advance(TIMEOUT / 2).await;
+    send(&tx, 0, 'a');
+    assert_ready_eq!(s.poll_next(), Some(Ok('a')));
+    // Head is now 1; its full timeout starts now, not at the old deadline.
+    assert_pending!(s.poll_next());
+    tokio::time::advance(TIMEOUT - MS).await;
+    assert_pending!(s.poll_next());
+    tokio::time::advance(MS).await;
+    assert!(s.is_woken());
+    assert_ready_eq!(s.poll_next(), Some(Err(ReorderError::Missing(1..2))));
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')));
+}
+
+#[tokio::test(start_paused = true)]
+async fn head_timeout_restarts_after_it_fires() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new().head_timeout(TIMEOUT));
+    send(&tx, 1, 'b');
+    send(&tx, 3, 'd');
+    assert_pending!(s.poll_next());
+    tokio::time::advance(TIMEOUT).await;
+    assert_ready_eq!(s.poll_next(), Some(Err(ReorderError::Missing(0..1))));
+    assert_ready_eq!(s.poll_next(), Some(Ok('b')));
+    // Second hole (2): a fresh, full timeout.
+    assert_pending!(s.poll_next());
+    tokio::time::advance(TIMEOUT - MS).await;
+    assert_pending!(s.poll_next());
+    tokio::time::advance(MS).await;
+    assert_ready_eq!(s.poll_next(), Some(Err(ReorderError::Missing(2..3))));
+    assert_ready_eq!(s.poll_next(), Some(Ok('d')));
+}
+
+#[tokio::test(start_paused = true)]
+async fn head_timeout_does_not_fire_when_nothing_is_held() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new().head_timeout(TIMEOUT));
+    // Nothing held at all.
+    assert_pending!(s.poll_next());
+    tokio::time::advance(TIMEOUT * 3).await;
+    assert_pending!(s.poll_next());
+    // Something held, then drained before the deadline: the old deadline must not skip
+    // the next head.
+    send(&tx, 1, 'b');
+    assert_pending!(s.poll_next());
+    tokio::time::advance(TIMEOUT / 2).await;
+    send(&tx, 0, 'a');
+    assert_ready_eq!(s.poll_next(), Some(Ok('a')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('b')));
+    assert_pending!(s.poll_next());
+    tokio::time::advance(TIMEOUT * 3).await;
+    assert_pending!(s.poll_next());
+    // A new gap after a quiet spell gets its full timeout.
+    send(&tx, 3, 'd');
+    assert_pending!(s.poll_next());
+    tokio::time::advance(TIMEOUT - MS).await;
+    assert_pending!(s.poll_next());
+    send(&tx, 2, 'c');
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('d')));
+}
+
+#[tokio::test(start_paused = true)]
+async fn head_timeout_with_awaiting_consumer_recovers_from_a_lost_seq() {
+    let (tx, rx) = unbounded();
+    for seq in [1u64, 2, 4] {
+        send(&tx, seq, seq);
+    }
+    let config = ReorderConfig::new().head_timeout(Duration::from_secs(1));
+    let mut s = rx.ordered_with(config);
+    let start = tokio::time::Instant::now();
+    assert_eq!(s.next().await, Some(Err(ReorderError::Missing(0..1))));
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(s.next().await, Some(Ok(1)));
+    assert_eq!(s.next().await, Some(Ok(2)));
+    assert_eq!(s.next().await, Some(Err(ReorderError::Missing(3..4))));
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    assert_eq!(s.next().await, Some(Ok(4)));
+    drop(tx);
+    assert_eq!(s.next().await, None);
+}
+
+// ---------------------------------------------------------------------------------------
+// Start offset and u64::MAX
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn ordered_from_starts_at_the_given_seq_and_earlier_seqs_are_late() {
+    let arrivals = stream::iter([(12, 'c'), (9, 'x'), (10, 'a'), (11, 'b')]);
+    let out: Vec<_> = within_10s(arrivals.ordered_from(10).collect()).await;
+    assert_eq!(
+        out,
+        [
+            Err(ReorderError::Late { seq: 9, value: 'x' }),
+            Ok('a'),
+            Ok('b'),
+            Ok('c'),
+        ]
+    );
+}
+
+#[test]
+fn seqs_up_to_u64_max_do_not_overflow() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new().first_seq(u64::MAX - 2));
+    send(&tx, u64::MAX, 'c');
+    send(&tx, u64::MAX - 1, 'b');
+    assert_pending!(s.poll_next());
+    send(&tx, u64::MAX - 2, 'a');
+    assert_ready_eq!(s.poll_next(), Some(Ok('a')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('b')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')));
+    assert_eq!(s.next_seq(), u64::MAX);
+    // After u64::MAX every seq is late.
+    for seq in [u64::MAX, 0, u64::MAX - 1] {
+        send(&tx, seq, 'z');
+        assert_ready_eq!(
+            s.poll_next(),
+            Some(Err(ReorderError::Late { seq, value: 'z' }))
+        );
+    }
+    drop(tx);
+    assert_ready_eq!(s.poll_next(), None);
+    assert!(s.is_terminated());
+}
+
+#[tokio::test]
+async fn holes_below_u64_max_are_reported_at_end() {
+    let arrivals = stream::iter([(u64::MAX, 'c'), (u64::MAX, 'd')]);
+    let out: Vec<_> = within_10s(arrivals.ordered_from(u64::MAX - 2).collect()).await;
+    assert_eq!(
+        out,
+        [
+            Err(ReorderError::Missing(u64::MAX - 2..u64::MAX)),
+            Ok('c'),
+            Err(ReorderError::Duplicate {
+                seq: u64::MAX,
+                value: 'd'
+            }),
+        ]
+    );
+}
+
+#[test]
+fn window_skip_up_to_u64_max() {
+    let config = ReorderConfig::new().first_seq(u64::MAX - 5).window(2);
+    let (tx, mut s) = hand_fed(config);
+    send(&tx, u64::MAX - 1, 'y');
+    send(&tx, u64::MAX, 'z');
+    assert_ready_eq!(
+        s.poll_next(),
+        Some(Err(ReorderError::Missing(u64::MAX - 5..u64::MAX - 1)))
+    );
+    assert_ready_eq!(s.poll_next(), Some(Ok('y')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('z')));
+    assert!(s.peak_buffered() <= 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// size_hint, Sequenced, misc
+// ---------------------------------------------------------------------------------------
+
+/// Polls `s` to the end, checking at every step that `size_hint` brackets what is left.
+async fn assert_size_hint_holds<S: Stream + Unpin>(mut s: S) -> usize {
+    let mut hints = vec![s.size_hint()];
+    let mut count = 0;
+    while within_10s(s.next()).await.is_some() {
+        count += 1;
+        hints.push(s.size_hint());
+    }
+    for (taken, (lower, upper)) in hints.into_iter().enumerate() {
+        let left = count - taken;
+        assert!(lower <= left, "lower {lower} > {left} left after {taken}");
+        if let Some(upper) = upper {
+            assert!(left <= upper, "upper {upper} < {left} left after {taken}");
+        }
+    }
+    count
+}
+
+#[tokio::test]
+async fn size_hint_brackets_the_actual_count() {
+    let in_order = stream::iter((0..10u64).map(|i| (i, i))).ordered();
+    assert_eq!(assert_size_hint_holds(in_order).await, 10);
+
+    let shuffled = stream::iter([(3, 0), (1, 0), (0, 0), (2, 0)]).ordered();
+    assert_eq!(assert_size_hint_holds(shuffled).await, 4);
+
+    // Holes, a duplicate and a late value: more items out than in.
+    let messy = stream::iter([(5, 0), (1, 0), (1, 0), (0, 0), (0, 0), (3, 0)]).ordered();
+    assert_eq!(assert_size_hint_holds(messy).await, 8);
+
+    let windowed = stream::iter([(2, 0), (4, 0), (6, 0), (8, 0), (0, 0)])
+        .ordered_with(ReorderConfig::new().window(2));
+    assert_size_hint_holds(windowed).await;
+
+    // An unbounded source has no upper bound.
+    let (_tx, rx) = unbounded::<(u64, u8)>();
+    assert_eq!(rx.ordered().size_hint().1, None);
+}
+
+#[tokio::test]
+async fn custom_sequenced_items_are_reordered() {
+    #[derive(Debug, PartialEq)]
+    struct Frame {
+        seq: u64,
+        body: &'static str,
+    }
+    impl Sequenced for Frame {
+        type Value = &'static str;
+        fn into_parts(self) -> (u64, &'static str) {
+            (self.seq, self.body)
+        }
+    }
+    let frames = stream::iter([Frame { seq: 1, body: "b" }, Frame { seq: 0, body: "a" }]);
+    let out: Vec<_> = within_10s(frames.ordered().map(Result::unwrap).collect()).await;
+    assert_eq!(out, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn values_from_concurrent_tasks_come_out_in_order() {
+    // Later tasks finish first; each waits on a oneshot fired in reverse order.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut gates = Vec::new();
+    for seq in 0..16u64 {
+        let (gate_tx, gate_rx) = tokio::sync::oneshot::channel::<()>();
+        gates.push(gate_tx);
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            gate_rx.await.unwrap();
+            tx.send((seq, seq * 10)).unwrap();
+        });
+    }
+    drop(tx);
+    for gate in gates.into_iter().rev() {
+        gate.send(()).unwrap();
+        tokio::task::yield_now().await;
+    }
+    let mut rx = rx;
+    let arrivals = stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let out: Vec<u64> = within_10s(arrivals.ordered().map(Result::unwrap).collect()).await;
+    assert_eq!(out, (0..16).map(|i| i * 10).collect::<Vec<_>>());
+}
+
+#[test]
+fn config_getters_report_what_was_set() {
+    let config = ReorderConfig::default()
+        .first_seq(7)
+        .window(3)
+        .head_timeout(TIMEOUT);
+    assert_eq!(config.get_first_seq(), 7);
+    assert_eq!(config.get_window(), Some(3));
+    assert_eq!(config.get_head_timeout(), Some(TIMEOUT));
+    assert_eq!(ReorderConfig::new().get_window(), None);
+}
+
+#[test]
+fn into_inner_gives_back_the_source() {
+    let (tx, mut s) = hand_fed::<u8>(ReorderConfig::new());
+    send(&tx, 1, 1);
+    assert_pending!(s.poll_next());
+    let mut rx = s.into_inner().into_inner();
+    // The held value is dropped with the adapter; the source keeps what was not read.
+    send(&tx, 5, 5);
+    assert_eq!(rx.try_recv().unwrap(), (5, 5));
+}
