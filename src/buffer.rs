@@ -116,7 +116,9 @@ impl<T> ReorderBuffer<T> {
     /// - `Ok(None)`: `seq` is ahead of the watermark; the value is held.
     /// - `Err(Late)`: `seq` is below the watermark; the value is handed back.
     pub fn insert(&mut self, seq: u64, value: T) -> Result<Option<T>, ReorderError<T>> {
-        if seq == self.next && !self.exhausted {
+        // A held copy of the same seq (left there by a caller that did not drain
+        // `pop_ready` first) keeps its place as the first copy.
+        if seq == self.next && !self.exhausted && !self.has_ready() {
             self.advance_past(seq);
             return Ok(Some(value));
         }

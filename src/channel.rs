@@ -21,7 +21,9 @@ use crate::{OrderedExt, Reorder, ReorderConfig, ReorderError, SendError, TrySend
 /// threads, in any order; the [`Receiver`] is a [`Stream`] that yields the values
 /// strictly by sequence number, starting at 0. A `send` whose seq is at or beyond
 /// `next + window` (where `next` is the receiver's [`next_seq`](Receiver::next_seq))
-/// waits until the receiver catches up, so at most `window` values are ever buffered.
+/// waits until the receiver catches up, so fewer than `window` values are ever buffered
+/// (duplicates, a producer bug, are handed back and may take up to `2 × window` slots
+/// before the receiver skips its head to stay bounded).
 /// The next expected seq is always admitted at once, so senders can never deadlock the
 /// receiver.
 ///
@@ -89,8 +91,17 @@ pub fn channel_with<T>(config: ReorderConfig) -> (Sender<T>, Receiver<T>) {
         tx,
         shared: Arc::clone(&shared),
     };
+    // Senders keep fewer than `window` distinct seqs ahead of the watermark, so honest
+    // producers never fill the receiver. Its cap only bounds memory against duplicate
+    // floods; twice the window leaves room for a burst of duplicates before a slow but
+    // honest head would be skipped.
+    let held_cap = config.get_window().map(|w| w.saturating_mul(2));
+    let receiver_config = match held_cap {
+        Some(cap) => config.window(cap),
+        None => config,
+    };
     let receiver = Receiver {
-        inner: Arrivals(rx).ordered_with(config),
+        inner: Arrivals(rx).ordered_with(receiver_config),
         published: config.get_first_seq(),
         shared,
     };
@@ -137,8 +148,13 @@ struct Waiters {
 
 impl Shared {
     fn admits(&self, seq: u64) -> bool {
-        // Late seqs are admitted too: the receiver hands them back as errors.
-        seq.saturating_sub(self.watermark.load(SeqCst)) < self.window
+        self.admits_at(seq, self.watermark.load(SeqCst))
+    }
+
+    fn admits_at(&self, seq: u64, watermark: u64) -> bool {
+        // Late seqs are admitted too: the receiver hands them back as errors. No window
+        // (`u64::MAX`) admits everything, up to and including `u64::MAX` itself.
+        self.window == u64::MAX || seq.saturating_sub(watermark) < self.window
     }
 
     fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
@@ -152,10 +168,9 @@ impl Shared {
         if self.parked.load(SeqCst) == 0 {
             return;
         }
-        let limit = watermark.saturating_add(self.window);
         let mut waiters = self.waiters();
         while let Some(entry) = waiters.by_seq.first_entry() {
-            if entry.key().0 >= limit {
+            if !self.admits_at(entry.key().0, watermark) {
                 break;
             }
             entry.remove().wake();
@@ -220,6 +235,12 @@ impl<T> Sender<T> {
         self.tx
             .send((seq, value))
             .map_err(|mpsc::error::SendError((seq, value))| SendError { seq, value })
+    }
+
+    /// How far ahead of the receiver's watermark a send may go without waiting; `None`
+    /// when the channel has no window.
+    pub fn window(&self) -> Option<u64> {
+        (self.shared.window != u64::MAX).then_some(self.shared.window)
     }
 
     /// Whether the receiver is gone.

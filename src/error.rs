@@ -148,6 +148,13 @@ pub enum TrySendError<T> {
 }
 
 impl<T> TrySendError<T> {
+    /// The sequence number the value was sent with.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Self::Full(e) | Self::Closed(e) => e.seq,
+        }
+    }
+
     /// Takes the value back out of the error.
     pub fn into_inner(self) -> T {
         match self {
