@@ -138,3 +138,8 @@ mod spawn;
 pub use spawn::{SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 mod tasks;
+
+/// The README's code, compiled and run as doctests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
