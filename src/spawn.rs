@@ -303,7 +303,9 @@ where
 macro_rules! task_stream_common {
     ($name:ident<$($param:ident),*> where $($bounds:tt)*) => {
         impl<$($param),*> $name<$($param),*> where $($bounds)* {
-            /// Tasks running now: started, result not yet arrived.
+            /// Tasks started whose result the stream has not taken in yet. A finished
+            /// task counts until the stream is next polled, so its slot under `limit` is
+            /// freed as soon as the consumer asks for more.
             pub fn in_flight(&self) -> usize {
                 self.driver.tasks.in_flight()
             }

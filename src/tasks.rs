@@ -61,10 +61,12 @@ impl<T: Send + 'static> Tasks<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
+        // Panics (at the caller) outside a runtime before a position is taken.
+        let runtime = tokio::runtime::Handle::current();
         let report = self.report();
         let seq = report.seq;
         let timeout = self.timeout;
-        let handle = tokio::spawn(async move {
+        let handle = runtime.spawn(async move {
             let caught = AssertUnwindSafe(fut).catch_unwind();
             let outcome = match timeout {
                 None => caught.await.map_err(|p| TaskError::panicked(seq, p)),
@@ -85,9 +87,10 @@ impl<T: Send + 'static> Tasks<T> {
     where
         F: FnOnce() -> T + Send + 'static,
     {
+        let runtime = tokio::runtime::Handle::current();
         let report = self.report();
         let seq = report.seq;
-        let handle = tokio::task::spawn_blocking(move || {
+        let handle = runtime.spawn_blocking(move || {
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(f));
             report.send(outcome.map_err(|p| TaskError::panicked(seq, p)));
         });

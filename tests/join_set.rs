@@ -602,7 +602,6 @@ fn spawn_outside_a_runtime_panics_at_the_caller() {
 }
 
 #[test]
-#[ignore = "BUG: a spawn that panics outside a runtime leaves a phantom position; later results are lost"]
 fn the_set_stays_consistent_after_a_spawn_outside_a_runtime_panicked() {
     let mut set = OrderedJoinSet::<u8>::new();
     let failed = std::panic::catch_unwind(AssertUnwindSafe(|| set.spawn(async { 1 })));
