@@ -104,6 +104,7 @@ impl<T> ReorderBuffer<T> {
     }
 
     /// Whether [`pop_ready`](Self::pop_ready) would return something now.
+    #[inline]
     pub fn has_ready(&self) -> bool {
         self.heap.peek().is_some_and(|h| self.is_due(h.seq))
     }
@@ -115,6 +116,7 @@ impl<T> ReorderBuffer<T> {
     ///   it may now be ready: call [`pop_ready`](Self::pop_ready) until it returns `None`.
     /// - `Ok(None)`: `seq` is ahead of the watermark; the value is held.
     /// - `Err(Late)`: `seq` is below the watermark; the value is handed back.
+    #[inline]
     pub fn insert(&mut self, seq: u64, value: T) -> Result<Option<T>, ReorderError<T>> {
         // A held copy of the same seq (left there by a caller that did not drain
         // `pop_ready` first) keeps its place as the first copy.
@@ -122,6 +124,11 @@ impl<T> ReorderBuffer<T> {
             self.advance_past(seq);
             return Ok(Some(value));
         }
+        self.hold(seq, value)
+    }
+
+    /// The rest of `insert`, out of line so that the in-order fast path inlines.
+    fn hold(&mut self, seq: u64, value: T) -> Result<Option<T>, ReorderError<T>> {
         if seq < self.next || self.exhausted {
             return Err(ReorderError::Late { seq, value });
         }
@@ -173,6 +180,7 @@ impl<T> ReorderBuffer<T> {
     }
 
     /// Pops the heap top, which the caller knows is due (at or below the watermark).
+    #[inline]
     fn pop_due(&mut self) -> Option<Result<T, ReorderError<T>>> {
         let Held { seq, value, .. } = self.heap.pop()?;
         if seq == self.next && !self.exhausted {

@@ -144,6 +144,7 @@ pin_project! {
     /// that cannot be yielded in order; see [`ReorderError`] and the crate docs for the
     /// full contract.
     #[must_use = "streams do nothing unless polled"]
+    #[project = ReorderProj]
     pub struct Reorder<S>
     where
         S: Stream,
@@ -229,42 +230,34 @@ where
 {
     type Item = Result<<S::Item as Sequenced>::Value, ReorderError<<S::Item as Sequenced>::Value>>;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
-        loop {
-            if let Some(item) = this.buffer.pop_ready() {
-                return Poll::Ready(Some(item));
-            }
-            if *this.done {
-                return Poll::Ready(this.buffer.pop_flush());
-            }
+        // In-order fast path, small enough to inline into the caller: with nothing held
+        // the next arrival is either yielded at once or goes to the general loop.
+        if this.buffer.is_empty() && !*this.done {
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     let (seq, value) = item.into_parts();
                     match this.buffer.insert(seq, value) {
                         Ok(Some(value)) => return Poll::Ready(Some(Ok(value))),
-                        Ok(None) if this.buffer.len() >= *this.window => {
-                            if let Some(skipped) = this.buffer.skip_gap() {
-                                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
-                            }
-                        }
-                        Ok(None) => {}
+                        Ok(None) => return poll_general(this, cx, true),
                         Err(late) => return Poll::Ready(Some(Err(late))),
                     }
                 }
-                Poll::Ready(None) => *this.done = true,
+                Poll::Ready(None) => {
+                    *this.done = true;
+                    return Poll::Ready(None);
+                }
                 Poll::Pending => {
                     if let Some(timer) = this.head_timeout {
-                        if timer.poll_expired(this.buffer, cx) {
-                            if let Some(skipped) = this.buffer.skip_gap() {
-                                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
-                            }
-                        }
+                        timer.armed_for = None;
                     }
                     return Poll::Pending;
                 }
             }
         }
+        poll_general(this, cx, false)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -278,6 +271,64 @@ where
             .and_then(|u| u.checked_add(held))
             .and_then(|n| n.checked_mul(2));
         (lower.saturating_add(held), upper)
+    }
+}
+
+/// Everything but the in-order fast path. `just_held`: the last arrival was held, so
+/// check the window before anything else.
+#[inline(never)]
+fn poll_general<S>(
+    this: ReorderProj<'_, S>,
+    cx: &mut Context<'_>,
+    mut just_held: bool,
+) -> Poll<Option<Result<<S::Item as Sequenced>::Value, ReorderError<<S::Item as Sequenced>::Value>>>>
+where
+    S: Stream,
+    S::Item: Sequenced,
+{
+    let ReorderProj {
+        mut stream,
+        buffer,
+        window,
+        head_timeout,
+        done,
+    } = this;
+    loop {
+        if just_held {
+            just_held = false;
+            if buffer.len() >= *window {
+                if let Some(skipped) = buffer.skip_gap() {
+                    return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                }
+            }
+        }
+        if let Some(item) = buffer.pop_ready() {
+            return Poll::Ready(Some(item));
+        }
+        if *done {
+            return Poll::Ready(buffer.pop_flush());
+        }
+        match stream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(item)) => {
+                let (seq, value) = item.into_parts();
+                match buffer.insert(seq, value) {
+                    Ok(Some(value)) => return Poll::Ready(Some(Ok(value))),
+                    Ok(None) => just_held = true,
+                    Err(late) => return Poll::Ready(Some(Err(late))),
+                }
+            }
+            Poll::Ready(None) => *done = true,
+            Poll::Pending => {
+                if let Some(timer) = head_timeout {
+                    if timer.poll_expired(buffer, cx) {
+                        if let Some(skipped) = buffer.skip_gap() {
+                            return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                        }
+                    }
+                }
+                return Poll::Pending;
+            }
+        }
     }
 }
 
