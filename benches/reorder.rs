@@ -128,6 +128,27 @@ fn in_order(c: &mut Criterion) {
         });
     });
 
+    // The same channel as a `Stream`, drained with `next()`: the consumer shape
+    // `.ordered()` has, so the difference to `mpsc_ordered` is the adapter alone.
+    group.bench_function("mpsc_raw_stream", |b| {
+        b.iter_custom(|iters| {
+            time_drains(
+                &rt,
+                iters,
+                || Arrivals(prefilled(&items)),
+                |mut s| async move {
+                    let (mut count, mut sum) = (0u64, 0u64);
+                    while let Some((_, v)) = s.next().await {
+                        sum = sum.wrapping_add(black_box(v));
+                        count += 1;
+                    }
+                    check(count, sum, expected);
+                    s
+                },
+            )
+        });
+    });
+
     group.bench_function("mpsc_ordered", |b| {
         b.iter_custom(|iters| {
             time_drains(

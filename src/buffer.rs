@@ -127,6 +127,18 @@ impl<T> ReorderBuffer<T> {
         self.hold(seq, value)
     }
 
+    /// The in-order fast path for a caller that knows nothing is held: if `seq` is the
+    /// next expected, moves the watermark past it and returns `true`.
+    #[inline]
+    pub(crate) fn advance_if_next(&mut self, seq: u64) -> bool {
+        debug_assert!(self.heap.is_empty());
+        let next = seq == self.next && !self.exhausted;
+        if next {
+            self.advance_past(seq);
+        }
+        next
+    }
+
     /// The rest of `insert`, out of line so that the in-order fast path inlines.
     fn hold(&mut self, seq: u64, value: T) -> Result<Option<T>, ReorderError<T>> {
         if seq < self.next || self.exhausted {

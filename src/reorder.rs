@@ -231,17 +231,22 @@ where
     type Item = Result<<S::Item as Sequenced>::Value, ReorderError<<S::Item as Sequenced>::Value>>;
 
     #[inline]
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut this = self.project();
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Project field by field rather than building the whole projection: the general
+        // path takes `self` and projects for itself, so nothing here outlives the branch.
+        let mut this = self.as_mut().project();
         // In-order fast path, small enough to inline into the caller: with nothing held
         // the next arrival is either yielded at once or goes to the general loop.
         if this.buffer.is_empty() && !*this.done {
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     let (seq, value) = item.into_parts();
+                    if this.buffer.advance_if_next(seq) {
+                        return Poll::Ready(Some(Ok(value)));
+                    }
                     match this.buffer.insert(seq, value) {
                         Ok(Some(value)) => return Poll::Ready(Some(Ok(value))),
-                        Ok(None) => return poll_general(this, cx, true),
+                        Ok(None) => return self.poll_general(cx, true),
                         Err(late) => return Poll::Ready(Some(Err(late))),
                     }
                 }
@@ -257,7 +262,7 @@ where
                 }
             }
         }
-        poll_general(this, cx, false)
+        self.poll_general(cx, false)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -274,59 +279,61 @@ where
     }
 }
 
-/// Everything but the in-order fast path. `just_held`: the last arrival was held, so
-/// check the window before anything else.
-#[inline(never)]
-fn poll_general<S>(
-    this: ReorderProj<'_, S>,
-    cx: &mut Context<'_>,
-    mut just_held: bool,
-) -> Poll<Option<Result<<S::Item as Sequenced>::Value, ReorderError<<S::Item as Sequenced>::Value>>>>
+impl<S> Reorder<S>
 where
     S: Stream,
     S::Item: Sequenced,
 {
-    let ReorderProj {
-        mut stream,
-        buffer,
-        window,
-        head_timeout,
-        done,
-    } = this;
-    loop {
-        if just_held {
-            just_held = false;
-            if buffer.len() >= *window {
-                if let Some(skipped) = buffer.skip_gap() {
-                    return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
-                }
-            }
-        }
-        if let Some(item) = buffer.pop_ready() {
-            return Poll::Ready(Some(item));
-        }
-        if *done {
-            return Poll::Ready(buffer.pop_flush());
-        }
-        match stream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(item)) => {
-                let (seq, value) = item.into_parts();
-                match buffer.insert(seq, value) {
-                    Ok(Some(value)) => return Poll::Ready(Some(Ok(value))),
-                    Ok(None) => just_held = true,
-                    Err(late) => return Poll::Ready(Some(Err(late))),
-                }
-            }
-            Poll::Ready(None) => *done = true,
-            Poll::Pending => {
-                if let Some(timer) = head_timeout {
-                    if timer.poll_expired(buffer, cx) {
-                        if let Some(skipped) = buffer.skip_gap() {
-                            return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
-                        }
+    /// Everything but the in-order fast path. `just_held`: the last arrival was held, so
+    /// check the window before anything else.
+    #[inline(never)]
+    fn poll_general(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut just_held: bool,
+    ) -> Poll<Option<<Self as Stream>::Item>> {
+        let ReorderProj {
+            mut stream,
+            buffer,
+            window,
+            head_timeout,
+            done,
+        } = self.project();
+        loop {
+            if just_held {
+                just_held = false;
+                if buffer.len() >= *window {
+                    if let Some(skipped) = buffer.skip_gap() {
+                        return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
                     }
                 }
-                return Poll::Pending;
+            }
+            if let Some(item) = buffer.pop_ready() {
+                return Poll::Ready(Some(item));
+            }
+            if *done {
+                return Poll::Ready(buffer.pop_flush());
+            }
+            match stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    let (seq, value) = item.into_parts();
+                    match buffer.insert(seq, value) {
+                        Ok(Some(value)) => return Poll::Ready(Some(Ok(value))),
+                        Ok(None) => just_held = true,
+                        Err(late) => return Poll::Ready(Some(Err(late))),
+                    }
+                }
+                Poll::Ready(None) => *done = true,
+                Poll::Pending => {
+                    if let Some(timer) = head_timeout {
+                        if timer.poll_expired(buffer, cx) {
+                            if let Some(skipped) = buffer.skip_gap() {
+                                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                            }
+                        }
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }
