@@ -1,0 +1,105 @@
+//! `Send`/`Sync`/`Unpin` for every public type that should have them, checked at compile
+//! time. A regression (say, an `Rc` or a raw `Pin<&mut>` field) fails the build.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::marker::PhantomPinned;
+use std::pin::Pin;
+
+use futures::stream::{self, Stream};
+use reorder::{
+    OrderedExt, OrderedJoinSet, Receiver, Reorder, ReorderBuffer, ReorderConfig, ReorderError,
+    SendError, Sender, Sequencer, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking, TaskError,
+    Ticket, TrySendError, Turn, Wait,
+};
+
+fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+fn send_unpin<T: Send + Unpin>() {}
+fn send<T: Send>() {}
+fn unpin<T: Unpin>() {}
+fn send_sync<T: Send + Sync>() {}
+fn is_send_sync_unpin<T: Send + Sync + Unpin>(_: &T) {}
+fn is_send_unpin<T: Send + Unpin>(_: &T) {}
+
+/// A value that is `Send` but neither `Sync` nor `Unpin`.
+struct SendOnly(std::cell::Cell<u8>, PhantomPinned);
+
+#[test]
+fn plain_types() {
+    send_sync_unpin::<ReorderConfig>();
+    send_sync_unpin::<SpawnConfig>();
+    send_sync_unpin::<Sequencer>();
+    send_sync_unpin::<Ticket>();
+    send_sync_unpin::<Turn>();
+    send_sync_unpin::<Wait>();
+    send_sync_unpin::<TaskError>();
+    send_sync_unpin::<std::io::Error>(); // harness sanity
+}
+
+#[test]
+fn value_carrying_types_follow_their_value() {
+    send_sync_unpin::<ReorderBuffer<u64>>();
+    send_sync_unpin::<ReorderError<u64>>();
+    send_sync_unpin::<SendError<u64>>();
+    send_sync_unpin::<TrySendError<u64>>();
+    send::<ReorderBuffer<SendOnly>>();
+    // Errors are boxable as `dyn Error + Send + Sync`.
+    let _: Box<dyn std::error::Error + Send + Sync> = Box::new(ReorderError::<u64>::Missing(0..1));
+    let _: Box<dyn std::error::Error + Send + Sync> = Box::new(SendError { seq: 0, value: 1u8 });
+}
+
+#[test]
+fn channel_halves() {
+    send_sync_unpin::<Sender<u64>>();
+    send_sync_unpin::<Receiver<u64>>();
+    // A `Send`-only value still gives `Send + Sync` senders and a `Send` receiver, as with
+    // tokio's mpsc.
+    send_sync::<Sender<std::cell::Cell<u8>>>();
+    send_unpin::<Receiver<std::cell::Cell<u8>>>();
+}
+
+#[test]
+fn reorder_adapter_follows_its_stream() {
+    send_sync_unpin::<Reorder<stream::Iter<std::vec::IntoIter<(u64, String)>>>>();
+    // Over a `!Unpin` stream the adapter is `!Unpin` (it pins the stream) but still `Send`.
+    send::<Reorder<Pin<Box<dyn Stream<Item = (u64, u8)> + Send>>>>();
+    send_sync_unpin::<OrderedJoinSet<u64>>();
+    // Results are moved out, never pinned: a `!Unpin` output keeps the set `Unpin`.
+    unpin::<OrderedJoinSet<PhantomPinned>>();
+}
+
+#[tokio::test]
+async fn task_streams() {
+    // `spawn_ordered` over an `Unpin` input is `Unpin` even though its futures (async
+    // blocks) are not: they live in spawned tasks, not in the stream.
+    let s = stream::iter(0..3u64).spawn_ordered(2, |i| async move {
+        let _pinned = PhantomPinned;
+        tokio::task::yield_now().await;
+        i
+    });
+    is_send_sync_unpin(&s);
+    let b = stream::iter(0..3u64).spawn_ordered_blocking(2, |i| i + 1);
+    is_send_sync_unpin(&b);
+    // And a `!Sync` closure state still gives a `Send` stream.
+    let cell = std::cell::Cell::new(0u64);
+    let c = stream::iter(0..3u64).spawn_ordered(2, move |i| {
+        cell.set(cell.get() + i);
+        async move { i }
+    });
+    is_send_unpin(&c);
+    // Collecting it is a `Send` future, so it can be spawned.
+    let collect: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+        use futures::StreamExt;
+        drop(c.collect::<Vec<_>>().await);
+    });
+    tokio::spawn(collect).await.unwrap();
+    fn named<S, Fut, F>(_: &SpawnOrdered<S, Fut, F>)
+    where
+        Fut: Future,
+    {
+    }
+    named(&s);
+    fn named_blocking<S, F, R>(_: &SpawnOrderedBlocking<S, F, R>) {}
+    named_blocking(&b);
+}

@@ -1,0 +1,486 @@
+//! Cross-API properties: random schedules through `ReorderBuffer`, `.ordered_with(..)`,
+//! `reorder::channel_with` and `spawn_ordered_with`, checked against a reference model
+//! (`fuzz/src/buffer_model.rs`, a `BTreeMap` simulation) and against contract invariants.
+//!
+//! Case count: `PROPTEST_CASES` (default 64). The big campaign is
+//! `PROPTEST_CASES=10000 cargo test --release --test properties` (see RELIABILITY.md).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{stream, StreamExt};
+use proptest::prelude::*;
+use reorder::{OrderedExt, ReorderBuffer, ReorderConfig, ReorderError, SpawnConfig};
+
+#[path = "../fuzz/src/buffer_model.rs"]
+#[allow(dead_code)]
+mod buffer_model;
+
+use buffer_model::{check_invariants, Model, Out};
+
+/// Values carry their seq and their arrival index, so copies of one seq can be told apart.
+type Val = (u64, u64);
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(64)
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: cases(),
+        // Failures are reported with their minimal input; no files written into the repo.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Start offsets: 0, small, anywhere, and right below `u64::MAX`.
+fn first_seq() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        0u64..1_000,
+        any::<u64>(),
+        (u64::MAX - 40)..=u64::MAX,
+    ]
+}
+
+/// Arrivals as seqs around `first`: random offsets give holes, duplicates and (for the
+/// few below `first`) values late from the outset, in a random order.
+fn arrivals(first: u64) -> impl Strategy<Value = Vec<u64>> {
+    prop::collection::vec(0u64..52, 0..64)
+        .prop_map(move |offsets| offsets.into_iter().map(|o| around(first, o)).collect())
+}
+
+/// `first - 4 + offset`, clamped to the u64 range (so `u64::MAX` itself is reachable).
+fn around(first: u64, offset: u64) -> u64 {
+    match offset.checked_sub(4) {
+        Some(up) => first.saturating_add(up),
+        None => first.saturating_sub(4 - offset),
+    }
+}
+
+fn schedule() -> impl Strategy<Value = (u64, Option<usize>, Vec<u64>)> {
+    first_seq().prop_flat_map(|first| (Just(first), prop::option::of(1usize..24), arrivals(first)))
+}
+
+fn to_out(item: Result<Val, ReorderError<Val>>) -> Out {
+    match item {
+        Ok((seq, id)) => Out::Ok(seq, id),
+        Err(ReorderError::Late { seq, value }) => {
+            assert_eq!(seq, value.0);
+            Out::Late(seq, value.1)
+        }
+        Err(ReorderError::Duplicate { seq, value }) => {
+            assert_eq!(seq, value.0);
+            Out::Duplicate(seq, value.1)
+        }
+        Err(ReorderError::Missing(range)) => Out::Missing(range),
+    }
+}
+
+/// What `.ordered_with(config)` must yield for `arrivals` delivered one by one: the model
+/// driven the way the adapter drives its buffer (drain before each arrival, skip the head
+/// when the held count reaches the window, flush at the end).
+fn expected_adapter(first: u64, window: Option<usize>, arrivals: &[u64]) -> Vec<Out> {
+    let window = window.unwrap_or(usize::MAX);
+    let mut model = Model::new(first);
+    let mut out = Vec::new();
+    for (id, &seq) in arrivals.iter().enumerate() {
+        out.extend(std::iter::from_fn(|| model.pop_ready()));
+        match model.insert(seq, id as u64) {
+            Ok(Some(o)) | Err(o) => out.push(o),
+            Ok(None) if model.len() >= window => out.extend(model.skip_gap().map(Out::Missing)),
+            Ok(None) => {}
+        }
+    }
+    out.extend(std::iter::from_fn(|| model.pop_flush()));
+    out
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `.ordered_with` over `stream::iter` yields exactly what the model says, the output
+    /// satisfies the contract invariants, the stream ends, and the window bounds memory.
+    #[test]
+    fn ordered_with_matches_model((first, window, seqs) in schedule()) {
+        let mut config = ReorderConfig::new().first_seq(first);
+        if let Some(w) = window {
+            config = config.window(w);
+        }
+        let input = seqs.iter().enumerate().map(|(id, &seq)| (seq, (seq, id as u64)));
+        let mut reorder = stream::iter(input).ordered_with(config);
+        let mut got = Vec::new();
+        futures::executor::block_on(async {
+            // Each arrival yields one item plus at most one `Missing`: a loop past that
+            // bound means the stream does not end.
+            while let Some(item) = reorder.next().await {
+                got.push(to_out(item));
+                prop_assert!(got.len() <= 2 * seqs.len() + 1, "stream does not end");
+            }
+            Ok(())
+        })?;
+        prop_assert_eq!(&got, &expected_adapter(first, window, &seqs));
+        check_invariants(first, seqs.len() as u64, &got);
+        prop_assert!(reorder.peak_buffered() <= window.unwrap_or(usize::MAX));
+        prop_assert_eq!(reorder.buffered_len(), 0);
+        prop_assert!(futures::stream::FusedStream::is_terminated(&reorder));
+    }
+
+    /// A permutation of a contiguous range comes out exactly sorted, with no error, whatever
+    /// the start offset (up to and including `u64::MAX`).
+    #[test]
+    fn ordered_permutation_comes_out_sorted(
+        (first, perm) in first_seq().prop_flat_map(|first| {
+            let n = (u64::MAX - first).min(63) + 1;
+            (Just(first), Just((0..n).collect::<Vec<u64>>()).prop_shuffle())
+        })
+    ) {
+        let input = perm.iter().map(|&o| (first + o, first + o));
+        let got: Vec<_> = futures::executor::block_on(
+            stream::iter(input).ordered_from(first).collect::<Vec<_>>(),
+        );
+        let want: Vec<_> = (0..perm.len() as u64).map(|o| Ok(first + o)).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    /// The pure core driven by arbitrary operations (insert, pop_ready, skip_gap, pop_flush,
+    /// drain) agrees with the model on every return value and introspection figure. The same
+    /// check is the fuzz target (`fuzz/`).
+    #[test]
+    fn buffer_ops_match_model(
+        first in first_seq(),
+        ops in prop::collection::vec((0u8..8, 0u64..52), 0..96),
+    ) {
+        let mut real = ReorderBuffer::<Val>::starting_at(first);
+        let mut model = Model::new(first);
+        let mut emitted = Vec::new();
+        let mut ids = 0u64;
+        for (op, arg) in ops {
+            match op {
+                0..=3 => {
+                    let seq = around(first, arg);
+                    if model.insert_hits_undrained_bug(seq) {
+                        // Known bug (see tests/faults.rs): drain first, as documented.
+                        while let Some(o) = real.pop_ready().map(to_out) {
+                            prop_assert_eq!(Some(o.clone()), model.pop_ready());
+                            emitted.push(o);
+                        }
+                    }
+                    let got = match real.insert(seq, (seq, ids)) {
+                        Ok(Some(v)) => Ok(Some(to_out(Ok(v)))),
+                        Ok(None) => Ok(None),
+                        Err(e) => Err(to_out(Err(e))),
+                    };
+                    prop_assert_eq!(&got, &model.insert(seq, ids));
+                    ids += 1;
+                    if let Ok(Some(o)) | Err(o) = got {
+                        emitted.push(o);
+                    }
+                }
+                4 => {
+                    let got = real.pop_ready().map(to_out);
+                    prop_assert_eq!(&got, &model.pop_ready());
+                    emitted.extend(got);
+                }
+                5 => {
+                    let got = real.skip_gap();
+                    prop_assert_eq!(&got, &model.skip_gap());
+                    emitted.extend(got.map(Out::Missing));
+                }
+                6 => {
+                    let got = real.pop_flush().map(to_out);
+                    prop_assert_eq!(&got, &model.pop_flush());
+                    emitted.extend(got);
+                }
+                _ => {
+                    while let Some(o) = real.pop_ready().map(to_out) {
+                        prop_assert_eq!(Some(o.clone()), model.pop_ready());
+                        emitted.push(o);
+                    }
+                }
+            }
+            prop_assert_eq!(real.next_seq(), model.next_seq());
+            prop_assert_eq!(real.len(), model.len());
+            prop_assert_eq!(real.peak_len(), model.peak_len());
+            prop_assert_eq!(real.first_held(), model.first_held());
+            prop_assert_eq!(real.is_exhausted(), model.is_exhausted());
+        }
+        while let Some(o) = real.pop_flush().map(to_out) {
+            prop_assert_eq!(Some(o.clone()), model.pop_flush());
+            emitted.push(o);
+        }
+        prop_assert!(real.is_empty());
+        check_invariants(first, ids, &emitted);
+    }
+}
+
+/// Injected panics (message starting with "injected:") are not printed; others are.
+fn quiet_injected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let msg = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| info.payload().downcast_ref::<&str>().copied());
+            if !msg.is_some_and(|m| m.starts_with("injected:")) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f` on a fresh current-thread runtime with paused time: sleeps cost nothing and a
+/// deadlock shows up as the outer `timeout` firing instead of a hang.
+fn paused<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Sends every arrival from its own task after a random delay (paused time), through
+/// `channel_with(first_seq, window, head_timeout = 1 s)`, and collects the receiver.
+/// `None` if it did not end within an hour of (paused) time.
+fn run_channel(
+    first: u64,
+    window: Option<usize>,
+    sends: &[(u64, u64)],
+) -> Option<(Vec<Out>, usize)> {
+    paused(async {
+        let mut config = ReorderConfig::new()
+            .first_seq(first)
+            .head_timeout(Duration::from_secs(1));
+        if let Some(w) = window {
+            config = config.window(w);
+        }
+        let (tx, mut rx) = reorder::channel_with::<Val>(config);
+        for (id, &(seq, delay_ms)) in sends.iter().enumerate() {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                tx.send(seq, (seq, id as u64)).await.unwrap();
+            });
+        }
+        drop(tx);
+        let collect = async {
+            let mut got = Vec::new();
+            while let Some(item) = rx.next().await {
+                got.push(to_out(item));
+            }
+            got
+        };
+        let got = tokio::time::timeout(Duration::from_secs(3600), collect)
+            .await
+            .ok()?;
+        Some((got, rx.peak_buffered()))
+    })
+}
+
+/// Checks a channel run: invariants, the window bound, and — when the window cannot force
+/// a skip (no duplicates, or no window) — that exactly the distinct seqs `>= first` were
+/// yielded and every hole between them was reported.
+fn check_channel(first: u64, window: Option<usize>, sends: &[(u64, u64)]) {
+    let (got, peak) = run_channel(first, window, sends).expect("channel did not end: deadlock");
+    check_invariants(first, sends.len() as u64, &got);
+    assert!(peak <= window.unwrap_or(usize::MAX), "peak {peak} > window");
+    let distinct: BTreeSet<u64> = sends.iter().map(|s| s.0).filter(|&s| s >= first).collect();
+    let has_dups = distinct.len() != sends.iter().filter(|s| s.0 >= first).count();
+    if window.is_none() || !has_dups {
+        let yielded: BTreeSet<u64> = got
+            .iter()
+            .filter_map(|o| match o {
+                Out::Ok(s, _) => Some(*s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            yielded, distinct,
+            "a seq that was sent in time was not yielded"
+        );
+        let missing: u64 = got
+            .iter()
+            .map(|o| match o {
+                Out::Missing(r) => r.end - r.start,
+                _ => 0,
+            })
+            .sum();
+        let span = distinct.last().map_or(0, |&last| last - first + 1);
+        assert_eq!(missing, span - distinct.len() as u64, "holes misreported");
+    }
+}
+
+fn channel_schedule(
+    first: impl Strategy<Value = u64>,
+) -> impl Strategy<Value = (u64, Option<usize>, Vec<(u64, u64)>)> {
+    first.prop_flat_map(|first| {
+        (
+            Just(first),
+            prop::option::of(1usize..16),
+            arrivals(first).prop_flat_map(|seqs| {
+                let n = seqs.len();
+                (Just(seqs), prop::collection::vec(0u64..50, n))
+                    .prop_map(|(s, d)| s.into_iter().zip(d).collect::<Vec<_>>())
+            }),
+        )
+    })
+}
+
+/// With a window, a hole at the head while every later sender is parked deadlocks the
+/// channel today (see `head_timeout_rescues_senders_parked_behind_a_dead_head` in
+/// tests/faults.rs). Until that is fixed, the green properties send every seq from `first`
+/// to the largest one at least once when there is a window (duplicates and late values
+/// stay random); `channel_with_holes_and_window` keeps the holes.
+fn fill_holes_if_windowed(
+    (first, window, mut sends): (u64, Option<usize>, Vec<(u64, u64)>),
+) -> (u64, Option<usize>, Vec<(u64, u64)>) {
+    if window.is_some() {
+        let present: BTreeSet<u64> = sends.iter().map(|s| s.0).collect();
+        if let Some(&last) = present.last() {
+            let holes: Vec<_> = (first..=last)
+                .filter(|s| !present.contains(s))
+                .map(|s| (s, s % 50))
+                .collect();
+            sends.extend(holes);
+        }
+    }
+    (first, window, sends)
+}
+
+fn clear_of_u64_max() -> impl Strategy<Value = u64> {
+    prop_oneof![Just(0u64), 0u64..1_000, 0..u64::MAX / 2]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Senders in tasks, random delays, holes, duplicates, late values, random windows:
+    /// every value accounted for once, in order, holes reported, the receiver ends, and the
+    /// window bounds what it holds. Start offsets stay clear of `u64::MAX`, and holes
+    /// only come without a window: both hit known bugs (see the ignored properties below).
+    #[test]
+    fn channel_accounts_for_every_value(
+        (first, window, sends) in channel_schedule(clear_of_u64_max()).prop_map(fill_holes_if_windowed)
+    ) {
+        check_channel(first, window, &sends);
+    }
+
+    /// Spawned tasks with random delays and random panics: one result per input, in input
+    /// order, the panicking ones as `TaskError`s in their own positions; never more than
+    /// `limit` running, never a start at or beyond `yielded + window`, peak ≤ window.
+    #[test]
+    fn spawn_ordered_keeps_order_limit_and_window(
+        jobs in prop::collection::vec((0u64..20, prop::bool::weighted(0.1)), 0..60),
+        limit in 1usize..6,
+        extra in 0usize..12,
+    ) {
+        let window = limit + extra;
+        quiet_injected_panics();
+        paused(async {
+            let running = Arc::new(AtomicUsize::new(0));
+            let max_running = Arc::new(AtomicUsize::new(0));
+            let yielded = Arc::new(AtomicU64::new(0));
+            let config = SpawnConfig::new(limit).window(window);
+            let tasks = {
+                let (running, max_running, yielded) =
+                    (running.clone(), max_running.clone(), yielded.clone());
+                stream::iter(jobs.clone().into_iter().enumerate()).spawn_ordered_with(
+                    config,
+                    move |(i, (delay, panics))| {
+                        let (running, max_running, yielded) =
+                            (running.clone(), max_running.clone(), yielded.clone());
+                        async move {
+                            let now = running.fetch_add(1, SeqCst) + 1;
+                            max_running.fetch_max(now, SeqCst);
+                            let i = i as u64;
+                            assert!(i < yielded.load(SeqCst) + window as u64, "started beyond window");
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                            running.fetch_sub(1, SeqCst);
+                            if panics {
+                                panic!("injected: job {i}");
+                            }
+                            i * 3
+                        }
+                    },
+                )
+            };
+            let mut tasks = std::pin::pin!(tasks);
+            let mut i = 0u64;
+            let run = async {
+                while let Some(result) = tasks.next().await {
+                    let (_, panics) = jobs[i as usize];
+                    match result {
+                        Ok(v) => assert!(!panics && v == i * 3, "position {i}: got {v}"),
+                        Err(e) => {
+                            assert!(panics && e.is_panic() && e.seq() == i, "position {i}: {e}");
+                            let msg = e.into_panic();
+                            assert_eq!(msg.downcast_ref::<String>(), Some(&format!("injected: job {i}")));
+                        }
+                    }
+                    i += 1;
+                    yielded.store(i, SeqCst);
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(3600), run).await.expect("hang");
+            assert_eq!(i, jobs.len() as u64, "stream ended early or late");
+            assert!(max_running.load(SeqCst) <= limit);
+            assert!(tasks.peak_buffered() <= window);
+        });
+    }
+}
+
+/// The channel property with start offsets at and near `u64::MAX`. Fails today: see
+/// `channel_sender_at_u64_max_is_woken` and `unbounded_channel_admits_u64_max` in
+/// tests/faults.rs.
+#[test]
+#[ignore = "BUG: channel senders for seqs near u64::MAX are never admitted/woken (deadlock)"]
+fn channel_near_u64_max() {
+    let schedule = channel_schedule((u64::MAX - 40)..=u64::MAX).prop_map(fill_holes_if_windowed);
+    proptest!(config(), |((first, window, sends) in schedule)| {
+        check_channel(first, window, &sends);
+    });
+}
+
+/// The channel property with holes under a window. Fails today: see
+/// `head_timeout_rescues_senders_parked_behind_a_dead_head` in tests/faults.rs.
+#[test]
+#[ignore = "BUG: windowed channel deadlocks on a hole at the head when every later sender is parked"]
+fn channel_with_holes_and_window() {
+    proptest!(config(), |((first, window, sends) in channel_schedule(clear_of_u64_max()))| {
+        check_channel(first, window, &sends);
+    });
+}
+
+/// Sanity check of the harness itself: the model rejects a wrong output.
+#[test]
+#[should_panic(expected = "came out twice")]
+fn invariant_checker_catches_a_repeat() {
+    check_invariants(0, 1, &[Out::Ok(0, 0), Out::Late(0, 0)]);
+}
+
+#[test]
+fn adapter_model_spot_check() {
+    // Window 2, head 0 lost: skipped once two are held; 0 later is Late; 5 twice → Duplicate.
+    let seqs = [1, 2, 0, 5, 5, 3];
+    let want = vec![
+        Out::Missing(0..1),
+        Out::Ok(1, 0),
+        Out::Ok(2, 1),
+        Out::Late(0, 2),
+        Out::Missing(3..5),
+        Out::Ok(5, 3),
+        Out::Duplicate(5, 4),
+        Out::Late(3, 5),
+    ];
+    assert_eq!(expected_adapter(0, Some(2), &seqs), want);
+}
