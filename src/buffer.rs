@@ -169,12 +169,36 @@ impl<T> ReorderBuffer<T> {
     /// missing. A value for a skipped sequence number that arrives later is
     /// [`Late`](ReorderError::Late).
     pub fn skip_gap(&mut self) -> Option<Range<u64>> {
-        let first = self.heap.peek()?.seq;
-        if self.exhausted || first <= self.next {
+        let first = self.first_held()?;
+        self.skip_to(first)
+    }
+
+    /// Gives up on every sequence number below `seq` that is not held: moves the
+    /// watermark up to `seq`, or to the smallest held sequence number if that is lower,
+    /// and returns the skipped range.
+    ///
+    /// Returns `None` (and changes nothing) when that would not move the watermark.
+    /// Values for skipped sequence numbers that arrive later are
+    /// [`Late`](ReorderError::Late).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reorder::ReorderBuffer;
+    ///
+    /// let mut buf = ReorderBuffer::<char>::new();
+    /// assert_eq!(buf.skip_to(5), Some(0..5)); // nothing held: straight to 5
+    /// buf.insert(7, 'h').unwrap();
+    /// assert_eq!(buf.skip_to(100), Some(5..7)); // stops at the held 7
+    /// assert_eq!(buf.pop_ready().unwrap().unwrap(), 'h');
+    /// ```
+    pub fn skip_to(&mut self, seq: u64) -> Option<Range<u64>> {
+        let target = self.first_held().map_or(seq, |held| held.min(seq));
+        if self.exhausted || target <= self.next {
             return None;
         }
-        let skipped = self.next..first;
-        self.next = first;
+        let skipped = self.next..target;
+        self.next = target;
         Some(skipped)
     }
 

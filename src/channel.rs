@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use futures_core::stream::{FusedStream, Stream};
+use futures_util::task::AtomicWaker;
 use tokio::sync::mpsc;
 
+use crate::reorder::HeadTimer;
 use crate::{OrderedExt, Reorder, ReorderConfig, ReorderError, SendError, TrySendError};
 
 /// Creates a reorder channel whose senders may run at most `window` sequence numbers
@@ -86,6 +88,8 @@ pub fn channel_with<T>(config: ReorderConfig) -> (Sender<T>, Receiver<T>) {
         closed: AtomicBool::new(false),
         parked: AtomicUsize::new(0),
         waiters: Mutex::new(Waiters::default()),
+        receiver: AtomicWaker::new(),
+        wake_receiver_on_park: config.get_head_timeout().is_some(),
     });
     let sender = Sender {
         tx,
@@ -103,6 +107,7 @@ pub fn channel_with<T>(config: ReorderConfig) -> (Sender<T>, Receiver<T>) {
     let receiver = Receiver {
         inner: Arrivals(rx).ordered_with(receiver_config),
         published: config.get_first_seq(),
+        parked_timer: config.get_head_timeout().map(HeadTimer::new),
         shared,
     };
     (sender, receiver)
@@ -125,6 +130,9 @@ pub struct Receiver<T> {
     inner: Reorder<Arrivals<T>>,
     /// The watermark last published to the senders.
     published: u64,
+    /// With a head-of-line timeout: runs while nothing is held but senders are parked
+    /// beyond the window, i.e. while the missing head blocks senders rather than values.
+    parked_timer: Option<HeadTimer>,
     shared: Arc<Shared>,
 }
 
@@ -136,6 +144,9 @@ struct Shared {
     /// How many senders are parked in `waiters`; lets the receiver skip the lock.
     parked: AtomicUsize,
     waiters: Mutex<Waiters>,
+    /// The receiver, woken when a sender parks if it keeps a head-of-line timer.
+    receiver: AtomicWaker,
+    wake_receiver_on_park: bool,
 }
 
 /// Senders waiting for the window to reach their seq, ordered by seq, so that the
@@ -176,6 +187,17 @@ impl Shared {
             entry.remove().wake();
             self.parked.fetch_sub(1, SeqCst);
         }
+    }
+
+    /// The smallest seq a parked sender waits to send.
+    fn lowest_parked(&self) -> Option<u64> {
+        if self.parked.load(SeqCst) == 0 {
+            return None;
+        }
+        self.waiters()
+            .by_seq
+            .first_key_value()
+            .map(|(key, _)| key.0)
     }
 
     fn close(&self) {
@@ -308,6 +330,9 @@ impl Future for Admit<'_> {
                 None => {
                     waiters.by_seq.insert(key, cx.waker().clone());
                     shared.parked.fetch_add(1, SeqCst);
+                    if shared.wake_receiver_on_park {
+                        shared.receiver.wake();
+                    }
                 }
             }
             self.key = Some(key);
@@ -389,7 +414,26 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_next(cx);
+        let mut polled = Pin::new(&mut this.inner).poll_next(cx);
+        if polled.is_pending() {
+            if let Some(timer) = this.parked_timer.as_mut() {
+                // Register first, so a sender that parks after the check wakes us.
+                this.shared.receiver.register(cx.waker());
+                let lowest_parked = if this.inner.buffered_len() == 0 {
+                    this.shared.lowest_parked()
+                } else {
+                    None // the adapter's own timer covers held values
+                };
+                let blocked_head = lowest_parked.map(|_| this.inner.next_seq());
+                if timer.poll_expired(blocked_head, cx) {
+                    // Like the adapter's skip to the smallest held value: skip to the
+                    // smallest value known to exist, so its sender is admitted.
+                    if let Some(skipped) = lowest_parked.and_then(|seq| this.inner.skip_to(seq)) {
+                        polled = Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                    }
+                }
+            }
+        }
         let watermark = this.inner.next_seq();
         if watermark != this.published {
             this.published = watermark;

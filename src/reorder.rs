@@ -161,7 +161,7 @@ pin_project! {
 
 /// The head-of-line timer and the watermark it was armed for. The `Sleep` is made on
 /// first use, so building the adapter needs no runtime.
-struct HeadTimer {
+pub(crate) struct HeadTimer {
     timeout: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
     armed_for: Option<u64>,
@@ -177,11 +177,7 @@ where
             stream,
             buffer: ReorderBuffer::starting_at(config.first_seq),
             window: config.window.unwrap_or(usize::MAX),
-            head_timeout: config.head_timeout.map(|timeout| HeadTimer {
-                timeout,
-                sleep: None,
-                armed_for: None,
-            }),
+            head_timeout: config.head_timeout.map(HeadTimer::new),
             done: false,
         }
     }
@@ -200,6 +196,12 @@ where
     /// The most values held at once so far. Never more than the configured window.
     pub fn peak_buffered(&self) -> usize {
         self.buffer.peak_len()
+    }
+
+    /// Gives up on every missing sequence number below `seq`; see
+    /// [`ReorderBuffer::skip_to`].
+    pub(crate) fn skip_to(&mut self, seq: u64) -> Option<std::ops::Range<u64>> {
+        self.buffer.skip_to(seq)
     }
 
     /// The underlying stream.
@@ -326,7 +328,8 @@ where
                 Poll::Ready(None) => *done = true,
                 Poll::Pending => {
                     if let Some(timer) = head_timeout {
-                        if timer.poll_expired(buffer, cx) {
+                        let blocked = (!buffer.is_empty()).then(|| buffer.next_seq());
+                        if timer.poll_expired(blocked, cx) {
                             if let Some(skipped) = buffer.skip_gap() {
                                 return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
                             }
@@ -340,14 +343,22 @@ where
 }
 
 impl HeadTimer {
-    /// Whether the head has been missing, with values held behind it, for longer than
-    /// the timeout. Registers for a wake-up otherwise.
-    fn poll_expired<T>(&mut self, buffer: &ReorderBuffer<T>, cx: &mut Context<'_>) -> bool {
-        if buffer.is_empty() {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            sleep: None,
+            armed_for: None,
+        }
+    }
+
+    /// Whether `blocked_head` — the watermark, while something waits behind it — has
+    /// been missing for longer than the timeout. The clock restarts whenever the blocked
+    /// head changes and stops while nothing is blocked. Registers for a wake-up otherwise.
+    pub(crate) fn poll_expired(&mut self, blocked_head: Option<u64>, cx: &mut Context<'_>) -> bool {
+        let Some(head) = blocked_head else {
             self.armed_for = None;
             return false;
-        }
-        let head = buffer.next_seq();
+        };
         if self.armed_for != Some(head) {
             self.armed_for = Some(head);
             let deadline = Instant::now() + self.timeout;
@@ -362,9 +373,8 @@ impl HeadTimer {
             .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
         if fired {
             self.armed_for = None;
-            return true;
         }
-        false
+        fired
     }
 }
 

@@ -357,7 +357,6 @@ async fn sender_aborted_while_waiting_leaves_no_trace() {
 /// moves — although `channel_with` documents that after the timeout "the receiver skips
 /// a missing head ... and waiting senders move up with the watermark".
 #[test]
-#[ignore = "BUG: channel head_timeout never fires when nothing is held but senders are parked (deadlock)"]
 fn head_timeout_rescues_senders_parked_behind_a_dead_head() {
     paused_runtime().block_on(async {
         let config = ReorderConfig::new()
@@ -433,7 +432,6 @@ async fn spawn_ordered_with_usize_max_limit_and_window() {
 /// receiver is more than 4 behind; once the watermark is within 4 of it the wake-up limit
 /// `watermark + window` saturates to `u64::MAX` and `advance` never wakes it.
 #[test]
-#[ignore = "BUG: channel sender parked on a seq near u64::MAX is never woken (limit saturates)"]
 fn channel_sender_at_u64_max_is_woken() {
     paused_runtime().block_on(async {
         let first = u64::MAX - 8;
@@ -467,7 +465,6 @@ fn channel_sender_at_u64_max_is_woken() {
 /// as `u64::MAX` and admits `seq - watermark < u64::MAX`, so `send(u64::MAX)` from
 /// watermark 0 parks forever.
 #[test]
-#[ignore = "BUG: unbounded channel (no window) never admits seq u64::MAX from watermark 0"]
 fn unbounded_channel_admits_u64_max() {
     paused_runtime().block_on(async {
         let (tx, mut rx) = reorder::channel_with::<&str>(ReorderConfig::new());
@@ -494,7 +491,6 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 /// first copy is popped, then handed back as Duplicate right after it"; here the second
 /// copy is yielded and the first comes back as a `Duplicate`, after it.
 #[test]
-#[ignore = "BUG: ReorderBuffer::insert of the next seq skips ready, undrained held values"]
 fn buffer_insert_before_drain_keeps_first_copy() {
     let mut buf = ReorderBuffer::new();
     assert_eq!(buf.insert(1, "first copy").unwrap(), None);

@@ -293,9 +293,18 @@ fn run_channel(
 fn check_channel(first: u64, window: Option<usize>, sends: &[(u64, u64)]) {
     let (got, peak) = run_channel(first, window, sends).expect("channel did not end: deadlock");
     check_invariants(first, sends.len() as u64, &got);
-    assert!(peak <= window.unwrap_or(usize::MAX), "peak {peak} > window");
+    // Honest senders keep fewer than `window` values held; duplicates may take up to
+    // `2 × window` before the receiver skips its head (see `reorder::channel`).
+    let cap = window.map_or(usize::MAX, |w| w.saturating_mul(2));
+    assert!(peak <= cap, "peak {peak} > 2 × window");
     let distinct: BTreeSet<u64> = sends.iter().map(|s| s.0).filter(|&s| s >= first).collect();
     let has_dups = distinct.len() != sends.iter().filter(|s| s.0 >= first).count();
+    if let (Some(w), false) = (window, has_dups) {
+        assert!(
+            peak < w,
+            "honest senders: peak {peak} must stay below window {w}"
+        );
+    }
     if window.is_none() || !has_dups {
         let yielded: BTreeSet<u64> = got
             .iter()
@@ -443,7 +452,6 @@ proptest! {
 /// `channel_sender_at_u64_max_is_woken` and `unbounded_channel_admits_u64_max` in
 /// tests/faults.rs.
 #[test]
-#[ignore = "BUG: channel senders for seqs near u64::MAX are never admitted/woken (deadlock)"]
 fn channel_near_u64_max() {
     let schedule = channel_schedule((u64::MAX - 40)..=u64::MAX).prop_map(fill_holes_if_windowed);
     proptest!(config(), |((first, window, sends) in schedule)| {
@@ -454,7 +462,6 @@ fn channel_near_u64_max() {
 /// The channel property with holes under a window. Fails today: see
 /// `head_timeout_rescues_senders_parked_behind_a_dead_head` in tests/faults.rs.
 #[test]
-#[ignore = "BUG: windowed channel deadlocks on a hole at the head when every later sender is parked"]
 fn channel_with_holes_and_window() {
     proptest!(config(), |((first, window, sends) in channel_schedule(clear_of_u64_max()))| {
         check_channel(first, window, &sends);
