@@ -121,83 +121,95 @@ fn bench_cpu(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
 
     group.bench_function("ours_spawn_ordered", |b| {
-        b.to_async(&rt).iter(|| on_worker(async move {
-            let mut out = stream::iter(0..CPU_JOBS).spawn_ordered(CPU_LIMIT, job);
-            let mut check = InOrder::new(CPU_JOBS);
-            while let Some(result) = out.next().await {
-                check.see(result.expect("job ran").0);
-            }
-            check.finish();
-        }));
+        b.to_async(&rt).iter(|| {
+            on_worker(async move {
+                let mut out = stream::iter(0..CPU_JOBS).spawn_ordered(CPU_LIMIT, job);
+                let mut check = InOrder::new(CPU_JOBS);
+                while let Some(result) = out.next().await {
+                    check.see(result.expect("job ran").0);
+                }
+                check.finish();
+            })
+        });
     });
 
     group.bench_function("ours_spawn_ordered_blocking", |b| {
-        b.to_async(&rt).iter(|| on_worker(async move {
-            let mut out = stream::iter(0..CPU_JOBS)
-                .spawn_ordered_blocking(CPU_LIMIT, move |i| cpu_job(i, rounds));
-            let mut check = InOrder::new(CPU_JOBS);
-            while let Some(result) = out.next().await {
-                check.see(result.expect("job ran").0);
-            }
-            check.finish();
-        }));
+        b.to_async(&rt).iter(|| {
+            on_worker(async move {
+                let mut out = stream::iter(0..CPU_JOBS)
+                    .spawn_ordered_blocking(CPU_LIMIT, move |i| cpu_job(i, rounds));
+                let mut check = InOrder::new(CPU_JOBS);
+                while let Some(result) = out.next().await {
+                    check.see(result.expect("job ran").0);
+                }
+                check.finish();
+            })
+        });
     });
 
     group.bench_function("ours_ordered_join_set", |b| {
-        b.to_async(&rt).iter(|| on_worker(async move {
-            let mut set = OrderedJoinSet::new();
-            for i in 0..CPU_JOBS {
-                set.spawn(job(i));
-            }
-            let mut check = InOrder::new(CPU_JOBS);
-            while let Some(result) = set.join_next().await {
-                check.see(result.expect("job ran").0);
-            }
-            check.finish();
-        }));
+        b.to_async(&rt).iter(|| {
+            on_worker(async move {
+                let mut set = OrderedJoinSet::new();
+                for i in 0..CPU_JOBS {
+                    set.spawn(job(i));
+                }
+                let mut check = InOrder::new(CPU_JOBS);
+                while let Some(result) = set.join_next().await {
+                    check.see(result.expect("job ran").0);
+                }
+                check.finish();
+            })
+        });
     });
 
     group.bench_function("futures_buffered", |b| {
-        b.to_async(&rt).iter(|| on_worker(async move {
-            let mut out = stream::iter(0..CPU_JOBS).map(job).buffered(CPU_LIMIT);
-            let mut check = InOrder::new(CPU_JOBS);
-            while let Some((i, _)) = out.next().await {
-                check.see(i);
-            }
-            check.finish();
-        }));
+        b.to_async(&rt).iter(|| {
+            on_worker(async move {
+                let mut out = stream::iter(0..CPU_JOBS).map(job).buffered(CPU_LIMIT);
+                let mut check = InOrder::new(CPU_JOBS);
+                while let Some((i, _)) = out.next().await {
+                    check.see(i);
+                }
+                check.finish();
+            })
+        });
     });
 
     group.bench_function("tokio_spawn_buffered", |b| {
-        b.to_async(&rt).iter(|| on_worker(async move {
-            let mut out = stream::iter(0..CPU_JOBS)
-                .map(|i| tokio::spawn(job(i)))
-                .buffered(CPU_LIMIT);
-            let mut check = InOrder::new(CPU_JOBS);
-            while let Some(result) = out.next().await {
-                check.see(result.expect("job ran").0);
-            }
-            check.finish();
-        }));
+        b.to_async(&rt).iter(|| {
+            on_worker(async move {
+                let mut out = stream::iter(0..CPU_JOBS)
+                    .map(|i| tokio::spawn(job(i)))
+                    .buffered(CPU_LIMIT);
+                let mut check = InOrder::new(CPU_JOBS);
+                while let Some(result) = out.next().await {
+                    check.see(result.expect("job ran").0);
+                }
+                check.finish();
+            })
+        });
     });
 
     group.bench_function("joinset_collect_sort", |b| {
-        b.to_async(&rt).iter(|| on_worker(async move {
-            let mut set = JoinSet::new();
-            for i in 0..CPU_JOBS {
-                set.spawn(job(i));
-            }
-            let mut results = Vec::with_capacity(CPU_JOBS);
-            while let Some(result) = set.join_next().await {
-                results.push(result.expect("job ran"));
-            }
-            results.sort_unstable_by_key(|&(i, _)| i);
-            let mut check = InOrder::new(CPU_JOBS);
-            for (i, _) in results {
-                check.see(i);
-            }
-            check.finish();
-        }));
+        b.to_async(&rt).iter(|| {
+            on_worker(async move {
+                let mut set = JoinSet::new();
+                for i in 0..CPU_JOBS {
+                    set.spawn(job(i));
+                }
+                let mut results = Vec::with_capacity(CPU_JOBS);
+                while let Some(result) = set.join_next().await {
+                    results.push(result.expect("job ran"));
+                }
+                results.sort_unstable_by_key(|&(i, _)| i);
+                let mut check = InOrder::new(CPU_JOBS);
+                for (i, _) in results {
+                    check.see(i);
+                }
+                check.finish();
+            })
+        });
     });
 
     group.bench_function("sequential_loop", |b| {
@@ -228,8 +240,8 @@ async fn sleep_job(index: usize, latency: Duration) -> usize {
 
 /// Runs all latency jobs through `spawn_ordered` with `window`, checks the order and the
 /// bound, and returns the peak number of buffered results.
-async fn ours_latency(latencies: &[Duration], window: usize) -> usize {
-    let config = SpawnConfig::new(LATENCY_LIMIT).window(window);
+async fn ours_latency(latencies: &[Duration], limit: usize, window: usize) -> usize {
+    let config = SpawnConfig::new(limit).window(window);
     let mut out = stream::iter(latencies.iter().copied().enumerate())
         .spawn_ordered_with(config, |(i, latency)| sleep_job(i, latency));
     let mut check = InOrder::new(latencies.len());
@@ -258,7 +270,7 @@ fn bench_latency(c: &mut Criterion) {
         .into_iter()
         .chain([("ours_spawn_ordered_default", default_window)]);
     for (name, window) in probes {
-        let peak = rt.block_on(ours_latency(latencies, window));
+        let peak = rt.block_on(ours_latency(latencies, LATENCY_LIMIT, window));
         eprintln!("spawn bench: {name} (window {window}): peak buffered {peak}");
     }
 
@@ -284,21 +296,14 @@ fn bench_latency(c: &mut Criterion) {
 
     for (name, window) in windows {
         group.bench_function(name, |b| {
-            b.to_async(&rt).iter(|| ours_latency(latencies, window));
+            b.to_async(&rt)
+                .iter(|| ours_latency(latencies, LATENCY_LIMIT, window));
         });
     }
 
     group.bench_function("futures_buffered", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut out = stream::iter(latencies.iter().copied().enumerate())
-                .map(|(i, latency)| sleep_job(i, latency))
-                .buffered(LATENCY_LIMIT);
-            let mut check = InOrder::new(LATENCY_JOBS);
-            while let Some(i) = out.next().await {
-                check.see(i);
-            }
-            check.finish();
-        });
+        b.to_async(&rt)
+            .iter(|| buffered_latency(latencies, LATENCY_LIMIT));
     });
 
     group.bench_function("tokio_spawn_buffered", |b| {
@@ -315,6 +320,38 @@ fn bench_latency(c: &mut Criterion) {
     });
 
     group.finish();
+
+    // The same jobs at a higher limit: how much `buffered` loses to head-of-line blocking
+    // grows with the limit (tokio's 1 ms timer rounding, added to every sleep, narrows
+    // the spread of latencies and so the gap; see BENCHMARKS.md).
+    let mut group = c.benchmark_group("spawn_latency_limit64");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    let limit = 64;
+    let window = SpawnConfig::new(limit).get_window();
+    group.bench_function("ours_spawn_ordered_default", |b| {
+        b.to_async(&rt)
+            .iter(|| ours_latency(latencies, limit, window));
+    });
+    group.bench_function("futures_buffered", |b| {
+        b.to_async(&rt).iter(|| buffered_latency(latencies, limit));
+    });
+    group.finish();
+}
+
+/// Runs all latency jobs through `futures`' `buffered(limit)` and checks the order.
+async fn buffered_latency(latencies: &[Duration], limit: usize) {
+    let mut out = stream::iter(latencies.iter().copied().enumerate())
+        .map(|(i, latency)| sleep_job(i, latency))
+        .buffered(limit);
+    let mut check = InOrder::new(latencies.len());
+    while let Some(i) = out.next().await {
+        check.see(i);
+    }
+    check.finish();
 }
 
 criterion_group!(benches, bench_cpu, bench_latency);

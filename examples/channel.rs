@@ -9,13 +9,17 @@
 //!
 //! Flags: `--producers N` (4), `--items N` (24), `--window N` (8), `--seed N` (7).
 
-use std::io::Write;
+#[path = "common/mod.rs"]
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::{rngs::StdRng, RngExt, SeedableRng};
 use tokio::time::Instant;
+
+use common::{ms, say, Out};
 
 /// Above this many items, print a summary only.
 const MAX_EVENT_LINES: usize = 60;
@@ -44,23 +48,18 @@ const USAGE: &str = "usage: channel [--producers N] [--items N] [--window N] [--
 
 impl Args {
     /// Parses `--flag value` pairs; unknown flags, bad numbers and zeros are errors.
-    pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Self, String> {
+    pub fn parse(argv: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut args = Self::default();
-        while let Some(flag) = argv.next() {
-            let value = argv
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-            let n: u64 = value
-                .parse()
-                .map_err(|_| format!("{flag}: `{value}` is not a whole number\n{USAGE}"))?;
-            match flag.as_str() {
-                "--producers" => args.producers = n as usize,
-                "--items" => args.items = n as usize,
-                "--window" => args.window = n as usize,
-                "--seed" => args.seed = n,
-                _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        common::parse_flags(argv, USAGE, &[], |flag, value| {
+            match flag {
+                "--producers" => args.producers = common::number(flag, value)?,
+                "--items" => args.items = common::number(flag, value)?,
+                "--window" => args.window = common::number(flag, value)?,
+                "--seed" => args.seed = common::number(flag, value)?,
+                _ => return Err(format!("unknown flag {flag}")),
             }
-        }
+            Ok(())
+        })?;
         if args.producers == 0 || args.window == 0 {
             return Err("--producers and --window must be at least 1".to_owned());
         }
@@ -81,21 +80,16 @@ pub struct Report {
     pub wall: Duration,
 }
 
-type Out = Arc<Mutex<dyn Write + Send>>;
-
-fn say(out: &Out, line: std::fmt::Arguments<'_>) {
-    writeln!(out.lock().unwrap(), "{line}").unwrap();
-}
-
 /// Runs the demo, writing what a person should see to `out`.
 pub async fn run(args: &Args, out: Out) -> Report {
     let verbose = args.items <= MAX_EVENT_LINES;
-    say(
-        &out,
-        format_args!(
-            "{} producers send {} items (producer p owns seqs p, p+{}, ...), window {}\n",
-            args.producers, args.items, args.producers, args.window
-        ),
+    say!(
+        out,
+        "{} producers send {} items (producer p owns seqs p, p+{}, ...), window {}\n",
+        args.producers,
+        args.items,
+        args.producers,
+        args.window
     );
     let start = Instant::now();
     let (tx, mut rx) = reorder::channel::<String>(args.window);
@@ -120,7 +114,7 @@ pub async fn run(args: &Args, out: Out) -> Report {
                 if let Some(value) = value {
                     waited.fetch_add(1, Ordering::SeqCst);
                     if verbose {
-                        say(&out, format_args!("{:>5} ms  producer {producer}: seq {seq} is {} ahead of the consumer, waits", start.elapsed().as_millis(), seq.saturating_sub(tx.next_seq())));
+                        say!(out, "{:>5} ms  producer {producer}: seq {seq} is {} ahead of the consumer, waits", ms(start.elapsed()), seq.saturating_sub(tx.next_seq()));
                     }
                     if tx.send(seq, value).await.is_err() {
                         return;
@@ -142,13 +136,11 @@ pub async fn run(args: &Args, out: Out) -> Report {
             .and_then(|s| s.parse().ok())
             .expect("values name their seq");
         if verbose {
-            say(
-                &out,
-                format_args!(
-                    "{:>5} ms                                      received {value}  (held: {})",
-                    start.elapsed().as_millis(),
-                    rx.buffered_len()
-                ),
+            say!(
+                out,
+                "{:>5} ms                                      received {value}  (held: {})",
+                ms(start.elapsed()),
+                rx.buffered_len()
             );
         }
         received.push(seq);
@@ -167,57 +159,41 @@ pub async fn run(args: &Args, out: Out) -> Report {
 pub fn print_report(args: &Args, report: &Report, out: &Out) {
     let in_order = report.received.iter().copied().eq(0..args.items as u64);
     let sent_in_order = report.sent.windows(2).all(|w| w[0] < w[1]);
-    say(out, format_args!("\nsummary"));
-    say(
+    say!(out, "\nsummary");
+    say!(
         out,
-        format_args!(
-            "  sent in order:      {}",
-            if sent_in_order {
-                "yes"
-            } else {
-                "no (producers race each other)"
-            }
-        ),
+        "  sent in order:      {}",
+        if sent_in_order {
+            "yes"
+        } else {
+            "no (producers race each other)"
+        }
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  received in order:  {} ({} of {} items)",
-            if in_order { "yes" } else { "NO" },
-            report.received.len(),
-            args.items
-        ),
+        "  received in order:  {} ({} of {} items)",
+        if in_order { "yes" } else { "NO" },
+        report.received.len(),
+        args.items
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  sends that waited:  {} (the window held them back)",
-            report.waited
-        ),
+        "  sends that waited:  {} (the window held them back)",
+        report.waited
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  peak buffered:      {} (window {})",
-            report.peak_buffered, args.window
-        ),
+        "  peak buffered:      {} (window {})",
+        report.peak_buffered,
+        args.window
     );
-    say(
-        out,
-        format_args!("  wall time:          {} ms", report.wall.as_millis()),
-    );
+    say!(out, "  wall time:          {} ms", ms(report.wall));
 }
 
 #[tokio::main]
 async fn main() {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    let out: Out = Arc::new(Mutex::new(std::io::stdout()));
+    let args = common::args_or_exit(Args::parse);
+    let out = common::stdout();
     let report = run(&args, Arc::clone(&out)).await;
     print_report(&args, &report, &out);
     if !report.received.iter().copied().eq(0..args.items as u64) {

@@ -13,7 +13,9 @@
 //! Flags: `--tasks N` (8), `--fail N` (task that fails before its turn; 3; `none` for
 //! none), `--seed N` (7).
 
-use std::io::Write;
+#[path = "common/mod.rs"]
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +23,8 @@ use std::time::Duration;
 use rand::{rngs::StdRng, RngExt, SeedableRng};
 use reorder::Sequencer;
 use tokio::time::Instant;
+
+use common::{ms, say, Out};
 
 /// Width of the timeline's bar.
 const TIMELINE_COLUMNS: usize = 60;
@@ -47,21 +51,18 @@ const USAGE: &str = "usage: ordered_section [--tasks N] [--fail N|none] [--seed 
 
 impl Args {
     /// Parses `--flag value` pairs; unknown flags and bad numbers are errors.
-    pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Self, String> {
+    pub fn parse(argv: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut args = Self::default();
-        while let Some(flag) = argv.next() {
-            let value = argv
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-            let bad = || format!("{flag}: `{value}` is not a whole number\n{USAGE}");
-            match flag.as_str() {
-                "--tasks" => args.tasks = value.parse().map_err(|_| bad())?,
+        common::parse_flags(argv, USAGE, &[], |flag, value| {
+            match flag {
+                "--tasks" => args.tasks = common::number(flag, value)?,
                 "--fail" if value == "none" => args.fail = None,
-                "--fail" => args.fail = Some(value.parse().map_err(|_| bad())?),
-                "--seed" => args.seed = value.parse().map_err(|_| bad())?,
-                _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+                "--fail" => args.fail = Some(common::number(flag, value)?),
+                "--seed" => args.seed = common::number(flag, value)?,
+                _ => return Err(format!("unknown flag {flag}")),
             }
-        }
+            Ok(())
+        })?;
         Ok(args)
     }
 }
@@ -91,16 +92,6 @@ pub struct Report {
     pub sequential: Duration,
 }
 
-type Out = Arc<Mutex<dyn Write + Send>>;
-
-fn say(out: &Out, line: std::fmt::Arguments<'_>) {
-    writeln!(out.lock().unwrap(), "{line}").unwrap();
-}
-
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
-}
-
 #[derive(Default)]
 struct Shared {
     section_order: Mutex<Vec<u64>>,
@@ -125,16 +116,14 @@ pub async fn run(args: &Args, out: Out) -> Report {
             )
         })
         .collect();
-    say(
-        &out,
-        format_args!(
-            "{} tasks: concurrent work, then an ordered section, then concurrent work; {}\n",
-            args.tasks,
-            match args.fail {
-                Some(i) => format!("task {i} fails before its turn"),
-                None => "no task fails".to_owned(),
-            }
-        ),
+    say!(
+        out,
+        "{} tasks: concurrent work, then an ordered section, then concurrent work; {}\n",
+        args.tasks,
+        match args.fail {
+            Some(i) => format!("task {i} fails before its turn"),
+            None => "no task fails".to_owned(),
+        }
     );
 
     let start = Instant::now();
@@ -158,7 +147,7 @@ pub async fn run(args: &Args, out: Out) -> Report {
             shared.work_order.lock().unwrap().push(seq);
             shared.phases.lock().unwrap()[i].work_done = start.elapsed();
             if fails {
-                say(&out, format_args!("{:>5} ms  task {seq} failed before its turn: its ticket is dropped, the turn passes on", ms(start.elapsed())));
+                say!(out, "{:>5} ms  task {seq} failed before its turn: its ticket is dropped, the turn passes on", ms(start.elapsed()));
                 shared.phases.lock().unwrap()[i].finished = start.elapsed();
                 return Err(format!("task {seq} failed"));
             }
@@ -168,12 +157,12 @@ pub async fn run(args: &Args, out: Out) -> Report {
             if shared.in_section.fetch_add(1, Ordering::SeqCst) > 0 {
                 shared.overlapped.fetch_add(1, Ordering::SeqCst);
             }
-            say(&out, format_args!("{:>5} ms  task {seq} is running its ordered section", ms(began)));
+            say!(out, "{:>5} ms  task {seq} is running its ordered section", ms(began));
             shared.section_order.lock().unwrap().push(seq);
             tokio::time::sleep(section).await;
             shared.in_section.fetch_sub(1, Ordering::SeqCst);
             let ended = start.elapsed();
-            say(&out, format_args!("{:>5} ms  task {seq} done with its section, turn passes to the next ticket", ms(ended)));
+            say!(out, "{:>5} ms  task {seq} done with its section, turn passes to the next ticket", ms(ended));
             drop(turn);
 
             tokio::time::sleep(rest).await;
@@ -206,13 +195,11 @@ pub async fn run(args: &Args, out: Out) -> Report {
 pub fn print_report(args: &Args, report: &Report, out: &Out) {
     let scale = report.wall.as_secs_f64().max(1e-3) / TIMELINE_COLUMNS as f64;
     let col = |d: Duration| ((d.as_secs_f64() / scale) as usize).min(TIMELINE_COLUMNS);
-    say(
+    say!(
         out,
-        format_args!(
-            "\ntimeline: - = concurrent work, . = waiting for its turn, # = ordered section, \
+        "\ntimeline: - = concurrent work, . = waiting for its turn, # = ordered section, \
              ~ = concluding work, x = failed (one column = {:.0} ms)",
-            scale * 1e3
-        ),
+        scale * 1e3
     );
     for (i, p) in report.phases.iter().enumerate() {
         let mut bar = "-".repeat(col(p.work_done));
@@ -224,69 +211,54 @@ pub fn print_report(args: &Args, report: &Report, out: &Out) {
             }
             None => bar.push('x'),
         }
-        say(out, format_args!("  task {i:>2} |{bar}"));
+        say!(out, "  task {i:>2} |{bar}");
     }
     let expected: Vec<u64> = (0..args.tasks as u64)
         .filter(|&i| Some(i as usize) != args.fail)
         .collect();
-    say(out, format_args!("\nsummary"));
-    say(
+    say!(out, "\nsummary");
+    say!(
         out,
-        format_args!(
-            "  concurrent work finished in order: {:?}",
-            report.work_order
-        ),
+        "  concurrent work finished in order: {:?}",
+        report.work_order
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  ordered sections ran in order:     {:?} ({})",
-            report.section_order,
-            if report.section_order == expected {
-                "in ticket order"
-            } else {
-                "NOT in ticket order"
-            }
-        ),
+        "  ordered sections ran in order:     {:?} ({})",
+        report.section_order,
+        if report.section_order == expected {
+            "in ticket order"
+        } else {
+            "NOT in ticket order"
+        }
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  sections overlapped:               {}",
-            if report.sections_overlapped {
-                "YES"
-            } else {
-                "never"
-            }
-        ),
+        "  sections overlapped:               {}",
+        if report.sections_overlapped {
+            "YES"
+        } else {
+            "never"
+        }
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  concurrent parts running at once:  up to {} of {}",
-            report.peak_concurrent, args.tasks
-        ),
+        "  concurrent parts running at once:  up to {} of {}",
+        report.peak_concurrent,
+        args.tasks
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  wall time:                         {} ms (one after another: {} ms)",
-            ms(report.wall),
-            ms(report.sequential)
-        ),
+        "  wall time:                         {} ms (one after another: {} ms)",
+        ms(report.wall),
+        ms(report.sequential)
     );
 }
 
 #[tokio::main]
 async fn main() {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    let out: Out = Arc::new(Mutex::new(std::io::stdout()));
+    let args = common::args_or_exit(Args::parse);
+    let out = common::stdout();
     let report = run(&args, Arc::clone(&out)).await;
     print_report(&args, &report, &out);
 }

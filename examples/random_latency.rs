@@ -10,7 +10,9 @@
 //! Flags: `--tasks N` (20), `--limit N` (8), `--window N` (4 × limit),
 //! `--max-latency-ms N` (400), `--seed N` (7), `--quiet` (summary only).
 
-use std::io::Write;
+#[path = "common/mod.rs"]
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +20,8 @@ use futures::StreamExt;
 use rand::{rngs::StdRng, RngExt, SeedableRng};
 use reorder::{OrderedExt, SpawnConfig};
 use tokio::time::Instant;
+
+use common::{ms, say, Out};
 
 /// Above this many tasks, print progress instead of one line per event.
 const MAX_EVENT_LINES: usize = 60;
@@ -50,32 +54,20 @@ impl Default for Args {
 
 impl Args {
     /// Parses `--flag value` pairs; unknown flags and bad numbers are errors.
-    pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Self, String> {
+    pub fn parse(argv: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut args = Self::default();
-        while let Some(flag) = argv.next() {
-            if flag == "--quiet" {
-                args.quiet = true;
-                continue;
+        common::parse_flags(argv, USAGE, &["--quiet"], |flag, value| {
+            match flag {
+                "--quiet" => args.quiet = true,
+                "--tasks" => args.tasks = common::number(flag, value)?,
+                "--limit" => args.limit = common::number(flag, value)?,
+                "--window" => args.window = Some(common::number(flag, value)?),
+                "--max-latency-ms" => args.max_latency_ms = common::number(flag, value)?,
+                "--seed" => args.seed = common::number(flag, value)?,
+                _ => return Err(format!("unknown flag {flag}")),
             }
-            if flag == "--help" || flag == "-h" {
-                return Err(USAGE.to_owned());
-            }
-            let value = argv
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-            let number = |v: &str| -> Result<u64, String> {
-                v.parse()
-                    .map_err(|_| format!("{flag}: `{v}` is not a whole number\n{USAGE}"))
-            };
-            match flag.as_str() {
-                "--tasks" => args.tasks = number(&value)? as usize,
-                "--limit" => args.limit = number(&value)? as usize,
-                "--window" => args.window = Some(number(&value)? as usize),
-                "--max-latency-ms" => args.max_latency_ms = number(&value)?,
-                "--seed" => args.seed = number(&value)?,
-                _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
-            }
-        }
+            Ok(())
+        })?;
         if args.limit == 0 {
             return Err("--limit must be at least 1".to_owned());
         }
@@ -120,17 +112,6 @@ pub struct Report {
     pub naive_wall: Duration,
 }
 
-type Out = Arc<Mutex<dyn Write + Send>>;
-
-fn say(out: &Out, line: std::fmt::Arguments<'_>) {
-    let mut out = out.lock().unwrap();
-    writeln!(out, "{line}").unwrap();
-}
-
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
-}
-
 /// Runs the demo, writing what a person should see to `out`.
 pub async fn run(args: &Args, out: Out) -> Report {
     let mut rng = StdRng::seed_from_u64(args.seed);
@@ -139,16 +120,14 @@ pub async fn run(args: &Args, out: Out) -> Report {
         .collect();
     let config = args.config();
     let verbose = !args.quiet && args.tasks <= MAX_EVENT_LINES;
-    say(
-        &out,
-        format_args!(
-            "{} tasks, limit {}, window {}, latency 0..={} ms, seed {}\n",
-            args.tasks,
-            config.get_limit(),
-            config.get_window(),
-            args.max_latency_ms,
-            args.seed
-        ),
+    say!(
+        out,
+        "{} tasks, limit {}, window {}, latency 0..={} ms, seed {}\n",
+        args.tasks,
+        config.get_limit(),
+        config.get_window(),
+        args.max_latency_ms,
+        args.seed
     );
 
     let start = Instant::now();
@@ -165,10 +144,7 @@ pub async fn run(args: &Args, out: Out) -> Report {
                     let finished = start.elapsed();
                     completed.lock().unwrap().push(i);
                     if verbose {
-                        say(
-                            &out,
-                            format_args!("{:>6} ms   task {i:>3} finished", ms(finished)),
-                        );
+                        say!(out, "{:>6} ms   task {i:>3} finished", ms(finished));
                     }
                     (i, finished)
                 }
@@ -188,26 +164,22 @@ pub async fn run(args: &Args, out: Out) -> Report {
             yielded,
         });
         if verbose {
-            say(
-                &out,
-                format_args!(
-                    "{:>6} ms                          -> yield {i:>3}   (waiting behind it: {})",
-                    ms(yielded),
-                    ordered.buffered_len()
-                ),
+            say!(
+                out,
+                "{:>6} ms                          -> yield {i:>3}   (waiting behind it: {})",
+                ms(yielded),
+                ordered.buffered_len()
             );
         } else if !args.quiet && emitted.len() % progress_every == 0 {
-            say(
-                &out,
-                format_args!(
-                    "{:>6} ms   {:>3}% yielded in order ({} of {}), {} running, {} waiting",
-                    ms(yielded),
-                    emitted.len() * 100 / args.tasks,
-                    emitted.len(),
-                    args.tasks,
-                    ordered.in_flight(),
-                    ordered.buffered_len()
-                ),
+            say!(
+                out,
+                "{:>6} ms   {:>3}% yielded in order ({} of {}), {} running, {} waiting",
+                ms(yielded),
+                emitted.len() * 100 / args.tasks,
+                emitted.len(),
+                args.tasks,
+                ordered.in_flight(),
+                ordered.buffered_len()
             );
         }
     }
@@ -252,15 +224,13 @@ pub fn print_report(args: &Args, report: &Report, out: &Out) {
     let in_order = report.emitted.iter().copied().eq(0..args.tasks);
     if !args.quiet && args.tasks <= MAX_EVENT_LINES && args.tasks > 0 {
         let scale = report.wall.as_secs_f64().max(1e-3) / TIMELINE_COLUMNS as f64;
-        say(
+        say!(
             out,
-            format_args!(
-                "\ntimeline: o = finished, = = waiting for an earlier task, # = yielded \
+            "\ntimeline: o = finished, = = waiting for an earlier task, # = yielded \
                  (one column = {:.0} ms)",
-                scale * 1e3
-            ),
+            scale * 1e3
         );
-        say(out, format_args!("  task  finished   yielded    waited"));
+        say!(out, "  task  finished   yielded    waited");
         for (i, row) in report.rows.iter().enumerate() {
             let col = |d: Duration| ((d.as_secs_f64() / scale) as usize).min(TIMELINE_COLUMNS);
             let (done, out_at) = (col(row.finished), col(row.yielded));
@@ -270,74 +240,57 @@ pub fn print_report(args: &Args, report: &Report, out: &Out) {
                 bar.push_str(&"=".repeat(out_at - done - 1));
             }
             bar.push('#');
-            say(
+            say!(
                 out,
-                format_args!(
-                    "  {i:>4}  {:>5} ms  {:>5} ms  {:>5} ms  |{bar}",
-                    ms(row.finished),
-                    ms(row.yielded),
-                    ms(row.yielded.saturating_sub(row.finished))
-                ),
+                "  {i:>4}  {:>5} ms  {:>5} ms  {:>5} ms  |{bar}",
+                ms(row.finished),
+                ms(row.yielded),
+                ms(row.yielded.saturating_sub(row.finished))
             );
         }
     }
     let finished_in_order = report.completed.windows(2).all(|w| w[0] < w[1]);
-    say(out, format_args!("\nsummary"));
-    say(
+    say!(out, "\nsummary");
+    say!(
         out,
-        format_args!(
-            "  finished in order:   {}",
-            if finished_in_order {
-                "yes"
-            } else {
-                "no (as expected: random latencies)"
-            }
-        ),
+        "  finished in order:   {}",
+        if finished_in_order {
+            "yes"
+        } else {
+            "no (as expected: random latencies)"
+        }
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  yielded in order:    {} ({} of {} results)",
-            if in_order { "yes" } else { "NO" },
-            report.emitted.len(),
-            args.tasks
-        ),
+        "  yielded in order:    {} ({} of {} results)",
+        if in_order { "yes" } else { "NO" },
+        report.emitted.len(),
+        args.tasks
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  wall time:           {} ms   (collect all, then sort: {} ms)",
-            ms(report.wall),
-            ms(report.naive_wall)
-        ),
+        "  wall time:           {} ms   (collect all, then sort: {} ms)",
+        ms(report.wall),
+        ms(report.naive_wall)
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  first result after:  {} ms   (collect all, then sort: {} ms)",
-            ms(report.first_result),
-            ms(report.naive_wall)
-        ),
+        "  first result after:  {} ms   (collect all, then sort: {} ms)",
+        ms(report.first_result),
+        ms(report.naive_wall)
     );
-    say(
+    say!(
         out,
-        format_args!(
-            "  peak buffered:       {}   (window {})",
-            report.peak_buffered, report.window
-        ),
+        "  peak buffered:       {}   (window {})",
+        report.peak_buffered,
+        report.window
     );
 }
 
 #[tokio::main]
 async fn main() {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    let out: Out = Arc::new(Mutex::new(std::io::stdout()));
+    let args = common::args_or_exit(Args::parse);
+    let out = common::stdout();
     let report = run(&args, Arc::clone(&out)).await;
     print_report(&args, &report, &out);
     if !report.emitted.iter().copied().eq(0..args.tasks) {

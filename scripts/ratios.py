@@ -10,7 +10,7 @@ import json
 import pathlib
 import sys
 
-ANCHORS = ("mpsc_raw", "mpsc_hand_heap", "vec_hand_heap", "buffered", "tutorial", "sequential")
+ANCHORS = ("mpsc_raw", "mpsc_hand_heap", "futures_buffered", "sequential", "notify_waiters", "condvar")
 
 root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
 prefixes = sys.argv[1:]

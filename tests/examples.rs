@@ -1,6 +1,10 @@
 //! The examples' logic, run in-process under paused time and checked for the property each
 //! one demonstrates (not just that it exits).
 
+// Each example is its own crate with its own copy of `examples/common`; loading three of
+// them here loads that module three times, on purpose.
+#![allow(clippy::duplicate_mod)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
