@@ -16,24 +16,8 @@ use reorder::{
 };
 use tokio::time::{timeout, Instant};
 
-/// Keeps the test output readable: injected panics (message starting with "injected:")
-/// are not printed; every other panic is.
-fn quiet_injected_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let msg = info
-                .payload()
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| info.payload().downcast_ref::<&str>().copied());
-            if !msg.is_some_and(|m| m.starts_with("injected:")) {
-                default(info);
-            }
-        }));
-    });
-}
+mod common;
+use common::quiet_injected_panics;
 
 /// Real-time limit for tests on a multi-thread runtime.
 const LIMIT: Duration = Duration::from_secs(20);

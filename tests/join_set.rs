@@ -3,103 +3,21 @@
 //! Out-of-order completion is forced with oneshot channels or paused time, never with real
 //! sleeps; every async test runs under a timeout so a hang fails instead of stalling CI.
 
-use std::cell::RefCell;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc as std_mpsc, Arc, Once};
+use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use futures::stream::{Stream, StreamExt};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use reorder::{OrderedJoinSet, TaskError};
+use reorder::OrderedJoinSet;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_test::{assert_pending, assert_ready, task};
 
-// ---------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------
-
-async fn within<F: Future>(fut: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), fut)
-        .await
-        .expect("test timed out: something hangs")
-}
-
-/// Under paused time: returns once every task that can make progress has run.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(1)).await;
-}
-
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..5_000 {
-        if cond() {
-            return;
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    panic!("never happened: {what}");
-}
-
-#[derive(Clone, Default)]
-struct Counter(Arc<AtomicUsize>);
-
-impl Counter {
-    fn get(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-
-    fn incr(&self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-/// Counts its own drop: held inside a task's future, it proves the future is gone.
-struct DropGuard(Counter);
-
-impl Drop for DropGuard {
-    fn drop(&mut self) {
-        self.0.incr();
-    }
-}
-
-fn ok_values<T: std::fmt::Debug>(results: Vec<Result<T, TaskError>>) -> Vec<T> {
-    results.into_iter().map(Result::unwrap).collect()
-}
-
-thread_local! {
-    static CAPTURE: RefCell<Option<Option<(String, u32)>>> = const { RefCell::new(None) };
-}
-
-/// Runs `f`, which must panic, and returns the file and line the panic reports. A hook
-/// installed once forwards every other panic (other threads, other tests) unchanged.
-fn panic_location(f: impl FnOnce()) -> (String, u32) {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let captured = CAPTURE.with(|c| match c.borrow_mut().as_mut() {
-                Some(slot) => {
-                    *slot = info.location().map(|l| (l.file().to_owned(), l.line()));
-                    true
-                }
-                None => false,
-            });
-            if !captured {
-                previous(info);
-            }
-        }));
-    });
-    CAPTURE.with(|c| *c.borrow_mut() = Some(None));
-    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
-    let location = CAPTURE.with(|c| c.borrow_mut().take()).flatten();
-    assert!(result.is_err(), "expected a panic");
-    location.expect("the panic hook saw the panic")
-}
+mod common;
+use common::*;
 
 // ---------------------------------------------------------------------------------------
 // Order and bookkeeping

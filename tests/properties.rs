@@ -17,6 +17,8 @@ use reorder::{OrderedExt, ReorderBuffer, ReorderConfig, ReorderError, SpawnConfi
 #[path = "../fuzz/src/buffer_model.rs"]
 #[allow(dead_code)]
 mod buffer_model;
+mod common;
+use common::quiet_injected_panics;
 
 use buffer_model::{check_invariants, Model, Out};
 
@@ -218,24 +220,6 @@ proptest! {
         prop_assert!(real.is_empty());
         check_invariants(first, ids, &emitted);
     }
-}
-
-/// Injected panics (message starting with "injected:") are not printed; others are.
-fn quiet_injected_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let msg = info
-                .payload()
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| info.payload().downcast_ref::<&str>().copied());
-            if !msg.is_some_and(|m| m.starts_with("injected:")) {
-                default(info);
-            }
-        }));
-    });
 }
 
 /// Runs `f` on a fresh current-thread runtime with paused time: sleeps cost nothing and a
