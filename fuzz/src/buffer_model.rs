@@ -55,12 +55,6 @@ impl Model {
         self.first_held().is_some_and(|s| s <= self.next)
     }
 
-    /// Whether inserting `seq` now would hit the known fast-path bug: `seq` is the next
-    /// expected one while held values are ready and not yet drained.
-    pub fn insert_hits_undrained_bug(&self, seq: u64) -> bool {
-        seq == self.next && !self.exhausted && self.has_ready()
-    }
-
     fn advance(&mut self) {
         match self.next.checked_add(1) {
             Some(n) => self.next = n,
@@ -118,6 +112,20 @@ impl Model {
         }
         let skipped = self.next..first;
         self.next = first;
+        Some(skipped)
+    }
+
+    /// Spec: every missing seq below `seq` is given up on, but never a held one.
+    pub fn skip_to(&mut self, seq: u64) -> Option<Range<u64>> {
+        let stop = match self.first_held() {
+            Some(held) if held < seq => held,
+            _ => seq,
+        };
+        if self.exhausted || stop <= self.next {
+            return None;
+        }
+        let skipped = self.next..stop;
+        self.next = stop;
         Some(skipped)
     }
 
