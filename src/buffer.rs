@@ -240,6 +240,9 @@ impl<T> ReorderBuffer<T> {
     }
 }
 
+// Held values are never pinned: they are moved in and out by value.
+impl<T> Unpin for ReorderBuffer<T> {}
+
 impl<T> Default for ReorderBuffer<T> {
     fn default() -> Self {
         Self::new()

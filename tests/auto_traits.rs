@@ -44,6 +44,8 @@ fn value_carrying_types_follow_their_value() {
     send_sync_unpin::<SendError<u64>>();
     send_sync_unpin::<TrySendError<u64>>();
     send::<ReorderBuffer<SendOnly>>();
+    // Held values are moved, never pinned: a `!Unpin` value keeps the buffer `Unpin`.
+    unpin::<ReorderBuffer<PhantomPinned>>();
     // Errors are boxable as `dyn Error + Send + Sync`.
     let _: Box<dyn std::error::Error + Send + Sync> = Box::new(ReorderError::<u64>::Missing(0..1));
     let _: Box<dyn std::error::Error + Send + Sync> = Box::new(SendError { seq: 0, value: 1u8 });
