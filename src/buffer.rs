@@ -154,6 +154,7 @@ impl<T> ReorderBuffer<T> {
     /// Pops the next value if it is held, or a held duplicate of a value already popped.
     ///
     /// Returns `None` while the next expected sequence number is missing.
+    #[must_use = "a popped value or a skipped range is lost if ignored"]
     pub fn pop_ready(&mut self) -> Option<Result<T, ReorderError<T>>> {
         let top = self.heap.peek()?;
         if !self.is_due(top.seq) {
@@ -168,6 +169,7 @@ impl<T> ReorderBuffer<T> {
     /// Returns `None` (and changes nothing) when nothing is held or the head is not
     /// missing. A value for a skipped sequence number that arrives later is
     /// [`Late`](ReorderError::Late).
+    #[must_use = "a popped value or a skipped range is lost if ignored"]
     pub fn skip_gap(&mut self) -> Option<Range<u64>> {
         let first = self.first_held()?;
         self.skip_to(first)
@@ -177,8 +179,9 @@ impl<T> ReorderBuffer<T> {
     /// watermark up to `seq`, or to the smallest held sequence number if that is lower,
     /// and returns the skipped range.
     ///
-    /// Returns `None` (and changes nothing) when that would not move the watermark.
-    /// Values for skipped sequence numbers that arrive later are
+    /// Returns `None` (and changes nothing) when that would not move the watermark, and
+    /// also while a ready value or duplicate is held: drain [`pop_ready`](Self::pop_ready)
+    /// first. Values for skipped sequence numbers that arrive later are
     /// [`Late`](ReorderError::Late).
     ///
     /// # Examples
@@ -192,6 +195,7 @@ impl<T> ReorderBuffer<T> {
     /// assert_eq!(buf.skip_to(100), Some(5..7)); // stops at the held 7
     /// assert_eq!(buf.pop_ready().unwrap().unwrap(), 'h');
     /// ```
+    #[must_use = "a popped value or a skipped range is lost if ignored"]
     pub fn skip_to(&mut self, seq: u64) -> Option<Range<u64>> {
         let target = self.first_held().map_or(seq, |held| held.min(seq));
         if self.exhausted || target <= self.next {
@@ -208,6 +212,7 @@ impl<T> ReorderBuffer<T> {
     ///
     /// Calling it until it returns `None` empties the buffer; every hole between held
     /// values is reported exactly once, in order among them.
+    #[must_use = "a popped value or a skipped range is lost if ignored"]
     pub fn pop_flush(&mut self) -> Option<Result<T, ReorderError<T>>> {
         if let Some(skipped) = self.skip_gap() {
             return Some(Err(ReorderError::Missing(skipped)));

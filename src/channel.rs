@@ -30,7 +30,11 @@ use crate::{OrderedExt, Reorder, ReorderConfig, ReorderError, SendError, TrySend
 /// receiver.
 ///
 /// When every sender is gone, the receiver reports each hole among the values it holds
-/// as [`ReorderError::Missing`], yields the rest in order, and ends. Late and duplicate
+/// as [`ReorderError::Missing`], yields the rest in order, and ends. A seq that is never
+/// sent while its producer's clones of the `Sender` live on — a producer that failed but
+/// whose siblings wait beyond the window — blocks the channel until a head-of-line
+/// timeout skips it: set one with [`channel_with`] whenever a producer can fail without
+/// dropping every sender. Late and duplicate
 /// values come back as errors that hand the value back (see [`ReorderError`]).
 ///
 /// # Panics
@@ -103,11 +107,12 @@ pub fn channel_with<T>(config: ReorderConfig) -> (Sender<T>, Receiver<T>) {
     let receiver_config = match held_cap {
         Some(cap) => config.window(cap),
         None => config,
-    };
+    }
+    .without_head_timeout();
     let receiver = Receiver {
         inner: Arrivals(rx).ordered_with(receiver_config),
         published: config.get_first_seq(),
-        parked_timer: config.get_head_timeout().map(HeadTimer::new),
+        head_timer: config.get_head_timeout().map(HeadTimer::new),
         shared,
     };
     (sender, receiver)
@@ -130,9 +135,9 @@ pub struct Receiver<T> {
     inner: Reorder<Arrivals<T>>,
     /// The watermark last published to the senders.
     published: u64,
-    /// With a head-of-line timeout: runs while nothing is held but senders are parked
-    /// beyond the window, i.e. while the missing head blocks senders rather than values.
-    parked_timer: Option<HeadTimer>,
+    /// With a head-of-line timeout: runs while the missing head blocks held values or
+    /// senders parked beyond the window. The inner adapter runs no timer of its own.
+    head_timer: Option<HeadTimer>,
     shared: Arc<Shared>,
 }
 
@@ -179,14 +184,19 @@ impl Shared {
         if self.parked.load(SeqCst) == 0 {
             return;
         }
-        let mut waiters = self.waiters();
-        while let Some(entry) = waiters.by_seq.first_entry() {
-            if !self.admits_at(entry.key().0, watermark) {
-                break;
+        let mut admitted = Vec::new();
+        {
+            let mut waiters = self.waiters();
+            while let Some(entry) = waiters.by_seq.first_entry() {
+                if !self.admits_at(entry.key().0, watermark) {
+                    break;
+                }
+                admitted.push(entry.remove());
+                self.parked.fetch_sub(1, SeqCst);
             }
-            entry.remove().wake();
-            self.parked.fetch_sub(1, SeqCst);
         }
+        // Wake after unlocking, so the woken senders do not meet the lock held.
+        admitted.into_iter().for_each(Waker::wake);
     }
 
     /// The smallest seq a parked sender waits to send.
@@ -416,19 +426,18 @@ impl<T> Stream for Receiver<T> {
         let this = &mut *self;
         let mut polled = Pin::new(&mut this.inner).poll_next(cx);
         if polled.is_pending() {
-            if let Some(timer) = this.parked_timer.as_mut() {
-                // Register first, so a sender that parks after the check wakes us.
+            if let Some(timer) = this.head_timer.as_mut() {
+                // One clock for the channel: the head blocks held values or parked
+                // senders (or both), and the clock restarts only when the watermark
+                // moves. Register first, so a sender that parks after the check wakes us.
                 this.shared.receiver.register(cx.waker());
-                let lowest_parked = if this.inner.buffered_len() == 0 {
-                    this.shared.lowest_parked()
-                } else {
-                    None // the adapter's own timer covers held values
-                };
-                let blocked_head = lowest_parked.map(|_| this.inner.next_seq());
-                if timer.poll_expired(blocked_head, cx) {
-                    // Like the adapter's skip to the smallest held value: skip to the
-                    // smallest value known to exist, so its sender is admitted.
-                    if let Some(skipped) = lowest_parked.and_then(|seq| this.inner.skip_to(seq)) {
+                let lowest_parked = this.shared.lowest_parked();
+                let blocked = this.inner.buffered_len() > 0 || lowest_parked.is_some();
+                if timer.poll_expired(blocked.then(|| this.inner.next_seq()), cx) {
+                    // Skip to the smallest value known to exist: held (`skip_to` stops
+                    // there) or waiting to be sent, so that its sender is admitted.
+                    let target = lowest_parked.unwrap_or(u64::MAX);
+                    if let Some(skipped) = this.inner.skip_to(target) {
                         polled = Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
                     }
                 }

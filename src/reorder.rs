@@ -83,6 +83,7 @@ impl ReorderConfig {
     }
 
     /// The first sequence number expected.
+    #[must_use = "builder methods return the changed settings"]
     pub const fn first_seq(mut self, first: u64) -> Self {
         self.first_seq = first;
         self
@@ -92,11 +93,14 @@ impl ReorderConfig {
     /// `window` while the next expected value is still missing, the missing head is
     /// skipped (reported as [`Missing`](ReorderError::Missing)) so that memory stays
     /// bounded however long the head takes. With `window(1)` any gap is skipped at once.
+    /// A held duplicate (a producer bug) counts as held until its turn, so a flood of
+    /// duplicates can force such a skip too.
     ///
     /// # Panics
     ///
     /// Panics if `window` is 0.
     #[track_caller]
+    #[must_use = "builder methods return the changed settings"]
     pub const fn window(mut self, window: usize) -> Self {
         assert!(window > 0, "reorder window must be at least 1");
         self.window = Some(window);
@@ -108,8 +112,15 @@ impl ReorderConfig {
     /// held; it restarts whenever the watermark moves. When it fires the missing head
     /// is skipped. Uses tokio's timer, so the stream must be polled inside a tokio
     /// runtime with time enabled.
+    #[must_use = "builder methods return the changed settings"]
     pub const fn head_timeout(mut self, timeout: Duration) -> Self {
         self.head_timeout = Some(timeout);
+        self
+    }
+
+    /// The same settings without the head-of-line timeout (the channel runs its own).
+    pub(crate) const fn without_head_timeout(mut self) -> Self {
+        self.head_timeout = None;
         self
     }
 

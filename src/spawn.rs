@@ -77,6 +77,7 @@ impl SpawnConfig {
     ///
     /// Panics if `window < limit`: the extra `limit` could never be used.
     #[track_caller]
+    #[must_use = "builder methods return the changed settings"]
     pub const fn window(mut self, window: usize) -> Self {
         assert!(
             window >= self.limit,
@@ -89,6 +90,7 @@ impl SpawnConfig {
     /// Aborts a task that runs longer than `timeout`; it yields a [`TaskError`] for which
     /// [`is_timeout`](TaskError::is_timeout) is true, in its own position. Applies to
     /// async tasks only: a blocking closure cannot be interrupted.
+    #[must_use = "builder methods return the changed settings"]
     pub const fn task_timeout(mut self, timeout: Duration) -> Self {
         self.task_timeout = Some(timeout);
         self

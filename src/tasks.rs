@@ -67,13 +67,18 @@ impl<T: Send + 'static> Tasks<T> {
         let seq = report.seq;
         let timeout = self.timeout;
         let handle = runtime.spawn(async move {
-            let caught = AssertUnwindSafe(fut).catch_unwind();
-            let outcome = match timeout {
-                None => caught.await.map_err(|p| TaskError::panicked(seq, p)),
-                Some(limit) => match tokio::time::timeout(limit, caught).await {
-                    Ok(done) => done.map_err(|p| TaskError::panicked(seq, p)),
-                    Err(_) => Err(TaskError::timed_out(seq, limit)),
-                },
+            // The timeout sits inside `catch_unwind` too: on a runtime without timers it
+            // panics, and that must read as this task's panic, not as a cancellation.
+            let timed = async move {
+                match timeout {
+                    None => Ok(fut.await),
+                    Some(limit) => tokio::time::timeout(limit, fut).await.map_err(|_| limit),
+                }
+            };
+            let outcome = match AssertUnwindSafe(timed).catch_unwind().await {
+                Ok(Ok(output)) => Ok(output),
+                Ok(Err(limit)) => Err(TaskError::timed_out(seq, limit)),
+                Err(payload) => Err(TaskError::panicked(seq, payload)),
             };
             report.send(outcome);
         });

@@ -524,3 +524,33 @@ fn debug_does_not_need_debug_values() {
     assert!(tx_dbg.contains("window: 3"), "{tx_dbg}");
     assert!(rx_dbg.contains("next_seq: 0"), "{rx_dbg}");
 }
+
+/// One clock for the channel's head-of-line timeout: it starts when the missing head first
+/// blocks a parked sender and does not restart when a held value joins in behind the same
+/// head (found in review: the receiver and its adapter each ran a clock, so the skip came
+/// after 1.9 s instead of 1 s).
+#[tokio::test(start_paused = true)]
+async fn head_timeout_runs_one_clock_for_parked_senders_and_held_values() {
+    let config = ReorderConfig::new()
+        .window(2)
+        .head_timeout(Duration::from_secs(1));
+    let (tx, mut rx) = reorder::channel_with::<u32>(config);
+    let start = tokio::time::Instant::now();
+    let parked = tx.clone();
+    tokio::spawn(async move { parked.send(2, 2).await.unwrap() }); // 2 >= 0 + 2: parks
+    let late_joiner = tx.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        late_joiner.send(1, 1).await.unwrap(); // held behind the missing 0
+    });
+    drop(tx);
+    let first = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .expect("the head timeout fires");
+    assert_eq!(first, Some(Err(ReorderError::Missing(0..1))));
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    let rest: Vec<_> = tokio::time::timeout(Duration::from_secs(60), rx.collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(rest, [Ok(1), Ok(2)]);
+}

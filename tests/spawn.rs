@@ -841,3 +841,28 @@ async fn size_hint_brackets_what_is_left() {
     })
     .await;
 }
+
+/// A task timeout on a runtime without timers panics inside the task; that panic must
+/// come back as this task's panic, not as a silent cancellation (found in review).
+#[test]
+fn task_timeout_without_a_timer_is_reported_as_the_tasks_panic() {
+    // The runtime has no timer, so the watchdog is a plain thread.
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let out: Vec<_> = rt.block_on(async {
+            let config = SpawnConfig::new(1).task_timeout(Duration::from_secs(1));
+            let results = stream::iter([1u32]).spawn_ordered_with(config, |x| async move { x });
+            results.collect::<Vec<_>>().await
+        });
+        let _ = done.send(out);
+    });
+    let out = outcome
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the stream ends");
+    let error = out[0].as_ref().unwrap_err();
+    assert!(error.is_panic(), "reported as: {error}");
+    assert!(error.to_string().contains("timer"), "{error}");
+}
