@@ -30,11 +30,12 @@ use crate::{OrderedExt, Reorder, ReorderConfig, ReorderError, SendError, TrySend
 /// receiver.
 ///
 /// When every sender is gone, the receiver reports each hole among the values it holds
-/// as [`ReorderError::Missing`], yields the rest in order, and ends. A seq that is never
-/// sent while its producer's clones of the `Sender` live on — a producer that failed but
-/// whose siblings wait beyond the window — blocks the channel until a head-of-line
-/// timeout skips it: set one with [`channel_with`] whenever a producer can fail without
-/// dropping every sender. Late and duplicate
+/// as [`ReorderError::Missing`], yields the rest in order, and ends. A producer that
+/// fails should give its seq up ([`Sender::give_up`], or hold a [`SeqSlot`] from
+/// [`Sender::slot`], which does it when dropped): the receiver then reports that seq as
+/// `Missing` in its position. A seq that is neither sent nor given up, while other
+/// senders live on, blocks the channel until a head-of-line timeout skips it (see
+/// [`channel_with`]). Late and duplicate
 /// values come back as errors that hand the value back (see [`ReorderError`]).
 ///
 /// # Panics
@@ -121,7 +122,7 @@ pub fn channel_with<T>(config: ReorderConfig) -> (Sender<T>, Receiver<T>) {
 /// The sending half of a reorder [`channel`]. Cheap to clone; every clone feeds the same
 /// receiver.
 pub struct Sender<T> {
-    tx: mpsc::UnboundedSender<(u64, T)>,
+    tx: mpsc::UnboundedSender<(u64, Arrival<T>)>,
     shared: Arc<Shared>,
 }
 
@@ -264,9 +265,86 @@ impl<T> Sender<T> {
     }
 
     fn push(&self, seq: u64, value: T) -> Result<(), SendError<T>> {
+        match self.tx.send((seq, Arrival::Value(value))) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendError((seq, Arrival::Value(value)))) => {
+                Err(SendError { seq, value })
+            }
+            Err(mpsc::error::SendError((_, Arrival::GivenUp(_)))) => {
+                unreachable!("a value was sent")
+            }
+        }
+    }
+
+    /// Gives `seq` up: no value will be sent for it. The receiver reports it as
+    /// [`ReorderError::Missing`] in its position instead of waiting for it, so a producer
+    /// that fails does not block the channel until a timeout.
+    ///
+    /// Never waits. A give-up ahead of the window is held like a value until its turn.
+    /// Giving up a seq that has already passed, or one that was already sent, is
+    /// ignored. (A give-up of `u64::MAX` itself moves the watermark without a report,
+    /// since a range cannot end past it.) See [`slot`](Self::slot) for a guard that gives
+    /// its seq up when dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] if the receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reorder::ReorderError;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, mut rx) = reorder::channel(4);
+    /// tx.send(1, "b").await.unwrap();
+    /// tx.give_up(0).unwrap(); // its producer failed
+    /// assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..1))));
+    /// assert_eq!(rx.recv().await, Some(Ok("b")));
+    /// # }
+    /// ```
+    pub fn give_up(&self, seq: u64) -> Result<(), SendError<()>> {
         self.tx
-            .send((seq, value))
-            .map_err(|mpsc::error::SendError((seq, value))| SendError { seq, value })
+            .send((seq, Arrival::GivenUp(seq)))
+            .map_err(|_| SendError { seq, value: () })
+    }
+
+    /// Reserves `seq` for one producer: a [`SeqSlot`] that sends its value, or gives the
+    /// seq up (see [`give_up`](Self::give_up)) if it is dropped unsent — when the task
+    /// holding it fails, panics or is cancelled. With slots, a lost producer costs one
+    /// `Missing` in its position, never a stalled channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reorder::ReorderError;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, mut rx) = reorder::channel(2);
+    /// for seq in 0..3u64 {
+    ///     let slot = tx.slot(seq);
+    ///     tokio::spawn(async move {
+    ///         if seq == 1 {
+    ///             panic!("producer 1 fails"); // its slot is dropped: seq 1 is given up
+    ///         }
+    ///         slot.send(seq * 10).await.unwrap();
+    ///     });
+    /// }
+    /// drop(tx);
+    /// assert_eq!(rx.recv().await, Some(Ok(0)));
+    /// assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(1..2))));
+    /// assert_eq!(rx.recv().await, Some(Ok(20)));
+    /// assert_eq!(rx.recv().await, None);
+    /// # }
+    /// ```
+    pub fn slot(&self, seq: u64) -> SeqSlot<T> {
+        SeqSlot {
+            sender: self.clone(),
+            seq,
+            pending: true,
+        }
     }
 
     /// How far ahead of the receiver's watermark a send may go without waiting; `None`
@@ -302,6 +380,59 @@ impl<T> fmt::Debug for Sender<T> {
             .field("next_seq", &self.next_seq())
             .field("window", &self.shared.window)
             .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// One sequence number reserved by one producer, made by [`Sender::slot`]: send its value
+/// with [`send`](Self::send), or it is given up when dropped unsent.
+#[must_use = "dropping a slot gives its sequence number up"]
+pub struct SeqSlot<T> {
+    sender: Sender<T>,
+    seq: u64,
+    /// Neither sent nor given up yet.
+    pending: bool,
+}
+
+impl<T> SeqSlot<T> {
+    /// The reserved sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Sends the value in this slot's position; see [`Sender::send`].
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`], with the value, if the receiver is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops the value and gives the seq up.
+    pub async fn send(mut self, value: T) -> Result<(), SendError<T>> {
+        let sent = self.sender.send(self.seq, value).await;
+        self.pending = false;
+        sent
+    }
+
+    /// Gives the seq up now; the same as dropping the slot.
+    pub fn give_up(self) {}
+}
+
+impl<T> Drop for SeqSlot<T> {
+    fn drop(&mut self) {
+        if self.pending {
+            // The receiver may be gone; then nobody waits for this seq.
+            let _ = self.sender.give_up(self.seq);
+        }
+    }
+}
+
+impl<T> fmt::Debug for SeqSlot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeqSlot")
+            .field("seq", &self.seq)
+            .field("pending", &self.pending)
             .finish()
     }
 }
@@ -385,6 +516,36 @@ impl Drop for Admit<'_> {
 }
 
 impl<T> Receiver<T> {
+    /// Polls the reorder layer for the next arrival in order, runs the head-of-line timer,
+    /// and publishes the watermark to the senders.
+    fn poll_arrival(&mut self, cx: &mut Context<'_>) -> Poll<Option<ArrivalItem<T>>> {
+        let mut polled = Pin::new(&mut self.inner).poll_next(cx);
+        if polled.is_pending() {
+            if let Some(timer) = self.head_timer.as_mut() {
+                // One clock for the channel: the head blocks held values or parked
+                // senders (or both), and the clock restarts only when the watermark
+                // moves. Register first, so a sender that parks after the check wakes us.
+                self.shared.receiver.register(cx.waker());
+                let lowest_parked = self.shared.lowest_parked();
+                let blocked = self.inner.buffered_len() > 0 || lowest_parked.is_some();
+                if timer.poll_expired(blocked.then(|| self.inner.next_seq()), cx) {
+                    // Skip to the smallest value known to exist: held (`skip_to` stops
+                    // there) or waiting to be sent, so that its sender is admitted.
+                    let target = lowest_parked.unwrap_or(u64::MAX);
+                    if let Some(skipped) = self.inner.skip_to(target) {
+                        polled = Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                    }
+                }
+            }
+        }
+        let watermark = self.inner.next_seq();
+        if watermark != self.published {
+            self.published = watermark;
+            self.shared.advance(watermark);
+        }
+        polled
+    }
+
     /// Receives the next value in order, or the error that stands in its position.
     /// `None` once every sender is gone and everything held has been yielded.
     ///
@@ -424,31 +585,30 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let mut polled = Pin::new(&mut this.inner).poll_next(cx);
-        if polled.is_pending() {
-            if let Some(timer) = this.head_timer.as_mut() {
-                // One clock for the channel: the head blocks held values or parked
-                // senders (or both), and the clock restarts only when the watermark
-                // moves. Register first, so a sender that parks after the check wakes us.
-                this.shared.receiver.register(cx.waker());
-                let lowest_parked = this.shared.lowest_parked();
-                let blocked = this.inner.buffered_len() > 0 || lowest_parked.is_some();
-                if timer.poll_expired(blocked.then(|| this.inner.next_seq()), cx) {
-                    // Skip to the smallest value known to exist: held (`skip_to` stops
-                    // there) or waiting to be sent, so that its sender is admitted.
-                    let target = lowest_parked.unwrap_or(u64::MAX);
-                    if let Some(skipped) = this.inner.skip_to(target) {
-                        polled = Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
-                    }
-                }
-            }
+        loop {
+            let Some(arrival) = std::task::ready!(this.poll_arrival(cx)) else {
+                return Poll::Ready(None);
+            };
+            let item = match arrival {
+                Ok(Arrival::Value(value)) => Ok(value),
+                Ok(Arrival::GivenUp(seq)) => match seq.checked_add(1) {
+                    Some(end) => Err(ReorderError::Missing(seq..end)),
+                    None => continue,
+                },
+                Err(ReorderError::Late {
+                    seq,
+                    value: Arrival::Value(value),
+                }) => Err(ReorderError::Late { seq, value }),
+                Err(ReorderError::Duplicate {
+                    seq,
+                    value: Arrival::Value(value),
+                }) => Err(ReorderError::Duplicate { seq, value }),
+                // A give-up for a seq that passed or was sent changes nothing.
+                Err(ReorderError::Late { .. } | ReorderError::Duplicate { .. }) => continue,
+                Err(ReorderError::Missing(range)) => Err(ReorderError::Missing(range)),
+            };
+            return Poll::Ready(Some(item));
         }
-        let watermark = this.inner.next_seq();
-        if watermark != this.published {
-            this.published = watermark;
-            this.shared.advance(watermark);
-        }
-        polled
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -479,13 +639,25 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// The mpsc receiver as a stream of `(seq, value)` arrivals.
-struct Arrivals<T>(mpsc::UnboundedReceiver<(u64, T)>);
+/// What a sender puts in the channel for a seq: its value, or word that none will come.
+enum Arrival<T> {
+    Value(T),
+    GivenUp(u64),
+}
+
+/// What the reorder layer under the receiver yields.
+type ArrivalItem<T> = Result<Arrival<T>, ReorderError<Arrival<T>>>;
+
+/// The mpsc receiver as a stream of `(seq, arrival)` pairs.
+struct Arrivals<T>(mpsc::UnboundedReceiver<(u64, Arrival<T>)>);
 
 impl<T> Stream for Arrivals<T> {
-    type Item = (u64, T);
+    type Item = (u64, Arrival<T>);
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<(u64, T)>> {
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<(u64, Arrival<T>)>> {
         self.0.poll_recv(cx)
     }
 

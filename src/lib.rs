@@ -14,7 +14,7 @@
 //! | inputs, and CPU-bound or blocking work per input | the same, on tokio's blocking pool | [`stream.spawn_ordered_blocking(limit, f)`](OrderedExt::spawn_ordered_blocking) |
 //! | a loop that spawns tasks as it goes | consume their results later, in spawn order | [`OrderedJoinSet`] |
 //! | a stream of `(seq, value)` in any order | the values in seq order | [`stream.ordered()`](OrderedExt::ordered) → [`Reorder`] |
-//! | producers in many tasks or threads | one in-order consumer, senders held back by a window | [`channel`] → [`Sender`], [`Receiver`] |
+//! | producers in many tasks or threads | one in-order consumer, senders held back by a window | [`channel`] → [`Sender`], [`Receiver`]; a [`SeqSlot`] per producer that may fail |
 //! | tasks whose *middle* must run in order | one ordered section per task, the rest concurrent | [`Sequencer`] → [`Ticket`], [`Turn`] |
 //! | a synchronous loop, a simulation, your own executor | the bare algorithm | [`ReorderBuffer`] |
 //!
@@ -34,6 +34,7 @@
 //! | a seq below the watermark arrives (after a skip, or a copy of a yielded one) | `Err(Late { seq, value })` at once, value handed back |
 //! | a held seq arrives again | the first copy in its position, then `Err(Duplicate { seq, value })` |
 //! | the input ends with holes | `Err(Missing(range))` for each hole, in order among the held values, then `None` |
+//! | a channel producer gives its seq up ([`Sender::give_up`], or its [`SeqSlot`] is dropped unsent) | `Err(Missing(seq..seq + 1))` in its position, no waiting |
 //! | the window fills or the head-of-line timeout fires | the missing head is skipped as `Err(Missing(range))`; if it turns up later it is `Late` |
 //! | seqs near `u64::MAX`, a first seq other than 0 | correct, no overflow |
 //! | a spawned task panics or times out | a [`TaskError`] in that task's position; the rest go on |
@@ -117,7 +118,7 @@ mod buffer;
 pub use buffer::ReorderBuffer;
 
 mod channel;
-pub use channel::{channel, channel_with, Receiver, Sender};
+pub use channel::{channel, channel_with, Receiver, Sender, SeqSlot};
 
 mod error;
 pub use error::{ReorderError, SendError, TaskError, TrySendError};

@@ -10,8 +10,8 @@ use std::pin::Pin;
 use futures::stream::{self, Stream};
 use reorder::{
     OrderedExt, OrderedJoinSet, Receiver, Reorder, ReorderBuffer, ReorderConfig, ReorderError,
-    SendError, Sender, Sequencer, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking, TaskError,
-    Ticket, TrySendError, Turn, Wait,
+    SendError, Sender, SeqSlot, Sequencer, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking,
+    TaskError, Ticket, TrySendError, Turn, Wait,
 };
 
 fn send_sync_unpin<T: Send + Sync + Unpin>() {}
@@ -54,6 +54,7 @@ fn value_carrying_types_follow_their_value() {
 #[test]
 fn channel_halves() {
     send_sync_unpin::<Sender<u64>>();
+    send_sync_unpin::<SeqSlot<u64>>();
     send_sync_unpin::<Receiver<u64>>();
     // A `Send`-only value still gives `Send + Sync` senders and a `Send` receiver, as with
     // tokio's mpsc.

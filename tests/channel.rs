@@ -554,3 +554,102 @@ async fn head_timeout_runs_one_clock_for_parked_senders_and_held_values() {
         .unwrap();
     assert_eq!(rest, [Ok(1), Ok(2)]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Giving a seq up: `Sender::give_up` and `SeqSlot`
+// ---------------------------------------------------------------------------------------
+
+async fn within<F: Future>(fut: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("test timed out: something hangs")
+}
+
+#[tokio::test]
+async fn a_given_up_seq_is_missing_in_its_position() {
+    let (tx, mut rx) = channel(4);
+    tx.send(1, 'b').await.unwrap();
+    tx.give_up(0).unwrap();
+    tx.send(2, 'c').await.unwrap();
+    assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..1))));
+    assert_eq!(rx.recv().await, Some(Ok('b')));
+    assert_eq!(rx.recv().await, Some(Ok('c')));
+    // Giving up a seq that passed, or one already held, changes nothing.
+    tx.give_up(1).unwrap();
+    tx.send(4, 'e').await.unwrap();
+    tx.give_up(4).unwrap();
+    tx.send(3, 'd').await.unwrap();
+    drop(tx);
+    let rest: Vec<_> = within(rx.collect::<Vec<_>>()).await;
+    assert_eq!(rest, [Ok('d'), Ok('e')]);
+}
+
+/// The review's hang: with a window, a producer that fails while its siblings wait beyond
+/// the window. With slots the failed seq is given up and nothing waits for a timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_producer_holding_a_slot_does_not_stall_a_windowed_channel() {
+    let (tx, rx) = channel::<u64>(2);
+    for seq in (0..6u64).rev() {
+        let slot = tx.slot(seq);
+        tokio::spawn(async move {
+            if seq == 0 {
+                return; // fails before sending: the slot is dropped
+            }
+            slot.send(seq).await.unwrap();
+        });
+    }
+    drop(tx);
+    let got: Vec<_> = within(rx.collect::<Vec<_>>()).await;
+    let mut want = vec![Err(ReorderError::Missing(0..1))];
+    want.extend((1..6).map(Ok));
+    assert_eq!(got, want);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slot_whose_send_is_cancelled_while_parked_gives_its_seq_up() {
+    let (tx, mut rx) = channel::<u64>(1);
+    let parked = tx.slot(1);
+    // Seq 1 is beyond the window (watermark 0, window 1): the send parks, then times out.
+    let cancelled = tokio::time::timeout(Duration::from_millis(10), parked.send(10)).await;
+    assert!(cancelled.is_err(), "the send must have been waiting");
+    tx.send(0, 0).await.unwrap();
+    let last = tx.clone();
+    tokio::spawn(async move { last.send(2, 20).await.unwrap() }); // parks until 1 passes
+    drop(tx);
+    let got: Vec<_> = within(async {
+        let mut got = Vec::new();
+        while let Some(item) = rx.recv().await {
+            got.push(item);
+        }
+        got
+    })
+    .await;
+    assert_eq!(
+        got,
+        [Ok(0), Err(ReorderError::Missing(1..2)), Ok(20)],
+        "the cancelled send's seq is reported, not waited for"
+    );
+}
+
+#[tokio::test]
+async fn slots_report_their_seq_and_fail_like_sends_when_the_receiver_is_gone() {
+    let (tx, rx) = channel::<&str>(4);
+    let slot = tx.slot(3);
+    assert_eq!(slot.seq(), 3);
+    drop(rx);
+    let err = slot.send("three").await.unwrap_err();
+    assert_eq!((err.seq, err.into_inner()), (3, "three"));
+    assert!(tx.give_up(0).is_err());
+    tx.slot(1).give_up(); // dropping an unsent slot with no receiver is quiet
+}
+
+#[tokio::test]
+async fn giving_up_u64_max_moves_on_without_an_empty_range() {
+    let (tx, mut rx) = channel_with::<u8>(ReorderConfig::new().first_seq(u64::MAX - 1));
+    tx.give_up(u64::MAX).unwrap();
+    tx.send(u64::MAX - 1, 1).await.unwrap();
+    drop(tx);
+    assert_eq!(rx.recv().await, Some(Ok(1)));
+    assert_eq!(within(rx.recv()).await, None);
+    assert_eq!(rx.next_seq(), u64::MAX);
+}
