@@ -74,35 +74,39 @@ fn reorder_adapter_follows_its_stream() {
 
 #[tokio::test]
 async fn task_streams() {
-    // `spawn_ordered` over an `Unpin` input is `Unpin` even though its futures (async
-    // blocks) are not: they live in spawned tasks, not in the stream.
-    let s = stream::iter(0..3u64).spawn_ordered(2, |i| async move {
-        let _pinned = PhantomPinned;
-        tokio::task::yield_now().await;
-        i
-    });
-    is_send_sync_unpin(&s);
-    let b = stream::iter(0..3u64).spawn_ordered_blocking(2, |i| i + 1);
-    is_send_sync_unpin(&b);
-    // And a `!Sync` closure state still gives a `Send` stream.
-    let cell = std::cell::Cell::new(0u64);
-    let c = stream::iter(0..3u64).spawn_ordered(2, move |i| {
-        cell.set(cell.get() + i);
-        async move { i }
-    });
-    is_send_unpin(&c);
-    // Collecting it is a `Send` future, so it can be spawned.
-    let collect: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
-        use futures::StreamExt;
-        drop(c.collect::<Vec<_>>().await);
-    });
-    tokio::spawn(collect).await.unwrap();
-    fn named<S, Fut, F>(_: &SpawnOrdered<S, Fut, F>)
-    where
-        Fut: Future,
-    {
-    }
-    named(&s);
-    fn named_blocking<S, F, R>(_: &SpawnOrderedBlocking<S, F, R>) {}
-    named_blocking(&b);
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        // `spawn_ordered` over an `Unpin` input is `Unpin` even though its futures (async
+        // blocks) are not: they live in spawned tasks, not in the stream.
+        let s = stream::iter(0..3u64).spawn_ordered(2, |i| async move {
+            let _pinned = PhantomPinned;
+            tokio::task::yield_now().await;
+            i
+        });
+        is_send_sync_unpin(&s);
+        let b = stream::iter(0..3u64).spawn_ordered_blocking(2, |i| i + 1);
+        is_send_sync_unpin(&b);
+        // And a `!Sync` closure state still gives a `Send` stream.
+        let cell = std::cell::Cell::new(0u64);
+        let c = stream::iter(0..3u64).spawn_ordered(2, move |i| {
+            cell.set(cell.get() + i);
+            async move { i }
+        });
+        is_send_unpin(&c);
+        // Collecting it is a `Send` future, so it can be spawned.
+        let collect: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+            use futures::StreamExt;
+            drop(c.collect::<Vec<_>>().await);
+        });
+        tokio::spawn(collect).await.unwrap();
+        fn named<S, Fut, F>(_: &SpawnOrdered<S, Fut, F>)
+        where
+            Fut: Future,
+        {
+        }
+        named(&s);
+        fn named_blocking<S, F, R>(_: &SpawnOrderedBlocking<S, F, R>) {}
+        named_blocking(&b);
+    })
+    .await
+    .expect("test timed out: something hangs");
 }

@@ -567,21 +567,24 @@ async fn within<F: Future>(fut: F) -> F::Output {
 
 #[tokio::test]
 async fn a_given_up_seq_is_missing_in_its_position() {
-    let (tx, mut rx) = channel(4);
-    tx.send(1, 'b').await.unwrap();
-    tx.give_up(0).unwrap();
-    tx.send(2, 'c').await.unwrap();
-    assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..1))));
-    assert_eq!(rx.recv().await, Some(Ok('b')));
-    assert_eq!(rx.recv().await, Some(Ok('c')));
-    // Giving up a seq that passed, or one already held, changes nothing.
-    tx.give_up(1).unwrap();
-    tx.send(4, 'e').await.unwrap();
-    tx.give_up(4).unwrap();
-    tx.send(3, 'd').await.unwrap();
-    drop(tx);
-    let rest: Vec<_> = within(rx.collect::<Vec<_>>()).await;
-    assert_eq!(rest, [Ok('d'), Ok('e')]);
+    within(async {
+        let (tx, mut rx) = channel(4);
+        tx.send(1, 'b').await.unwrap();
+        tx.give_up(0).unwrap();
+        tx.send(2, 'c').await.unwrap();
+        assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..1))));
+        assert_eq!(rx.recv().await, Some(Ok('b')));
+        assert_eq!(rx.recv().await, Some(Ok('c')));
+        // Giving up a seq that passed, or one already held, changes nothing.
+        tx.give_up(1).unwrap();
+        tx.send(4, 'e').await.unwrap();
+        tx.give_up(4).unwrap();
+        tx.send(3, 'd').await.unwrap();
+        drop(tx);
+        let rest: Vec<_> = within(rx.collect::<Vec<_>>()).await;
+        assert_eq!(rest, [Ok('d'), Ok('e')]);
+    })
+    .await;
 }
 
 /// The review's hang: with a window, a producer that fails while its siblings wait beyond
@@ -633,23 +636,29 @@ async fn a_slot_whose_send_is_cancelled_while_parked_gives_its_seq_up() {
 
 #[tokio::test]
 async fn slots_report_their_seq_and_fail_like_sends_when_the_receiver_is_gone() {
-    let (tx, rx) = channel::<&str>(4);
-    let slot = tx.slot(3);
-    assert_eq!(slot.seq(), 3);
-    drop(rx);
-    let err = slot.send("three").await.unwrap_err();
-    assert_eq!((err.seq, err.into_inner()), (3, "three"));
-    assert!(tx.give_up(0).is_err());
-    tx.slot(1).give_up(); // dropping an unsent slot with no receiver is quiet
+    within(async {
+        let (tx, rx) = channel::<&str>(4);
+        let slot = tx.slot(3);
+        assert_eq!(slot.seq(), 3);
+        drop(rx);
+        let err = slot.send("three").await.unwrap_err();
+        assert_eq!((err.seq, err.into_inner()), (3, "three"));
+        assert!(tx.give_up(0).is_err());
+        tx.slot(1).give_up(); // dropping an unsent slot with no receiver is quiet
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn giving_up_u64_max_moves_on_without_an_empty_range() {
-    let (tx, mut rx) = channel_with::<u8>(ReorderConfig::new().first_seq(u64::MAX - 1));
-    tx.give_up(u64::MAX).unwrap();
-    tx.send(u64::MAX - 1, 1).await.unwrap();
-    drop(tx);
-    assert_eq!(rx.recv().await, Some(Ok(1)));
-    assert_eq!(within(rx.recv()).await, None);
-    assert_eq!(rx.next_seq(), u64::MAX);
+    within(async {
+        let (tx, mut rx) = channel_with::<u8>(ReorderConfig::new().first_seq(u64::MAX - 1));
+        tx.give_up(u64::MAX).unwrap();
+        tx.send(u64::MAX - 1, 1).await.unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().await, Some(Ok(1)));
+        assert_eq!(within(rx.recv()).await, None);
+        assert_eq!(rx.next_seq(), u64::MAX);
+    })
+    .await;
 }

@@ -363,40 +363,48 @@ fn head_timeout_rescues_senders_parked_behind_a_dead_head() {
 
 #[tokio::test]
 async fn adapter_at_u64_max_then_everything_is_late() {
-    let first = u64::MAX - 5;
-    let arrivals = [
-        u64::MAX,
-        first + 2,
-        first,
-        u64::MAX - 1,
-        first + 1,
-        first + 3,
-        u64::MAX,
-        3,
-    ];
-    let got: Vec<_> = stream::iter(arrivals.map(|s| (s, s)))
-        .ordered_from(first)
-        .collect()
-        .await;
-    let mut want: Vec<_> = (first..=u64::MAX).map(Ok).collect();
-    want.push(Err(ReorderError::Late {
-        seq: u64::MAX,
-        value: u64::MAX,
-    }));
-    want.push(Err(ReorderError::Late { seq: 3, value: 3 }));
-    assert_eq!(got, want);
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let first = u64::MAX - 5;
+        let arrivals = [
+            u64::MAX,
+            first + 2,
+            first,
+            u64::MAX - 1,
+            first + 1,
+            first + 3,
+            u64::MAX,
+            3,
+        ];
+        let got: Vec<_> = stream::iter(arrivals.map(|s| (s, s)))
+            .ordered_from(first)
+            .collect()
+            .await;
+        let mut want: Vec<_> = (first..=u64::MAX).map(Ok).collect();
+        want.push(Err(ReorderError::Late {
+            seq: u64::MAX,
+            value: u64::MAX,
+        }));
+        want.push(Err(ReorderError::Late { seq: 3, value: 3 }));
+        assert_eq!(got, want);
+    })
+    .await
+    .expect("test timed out: something hangs");
 }
 
 #[tokio::test]
 async fn hole_right_below_u64_max_is_reported_and_max_yielded() {
-    let got: Vec<_> = stream::iter([(u64::MAX, 'z')])
-        .ordered_from(u64::MAX - 3)
-        .collect()
-        .await;
-    assert_eq!(
-        got,
-        [Err(ReorderError::Missing(u64::MAX - 3..u64::MAX)), Ok('z')]
-    );
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let got: Vec<_> = stream::iter([(u64::MAX, 'z')])
+            .ordered_from(u64::MAX - 3)
+            .collect()
+            .await;
+        assert_eq!(
+            got,
+            [Err(ReorderError::Missing(u64::MAX - 3..u64::MAX)), Ok('z')]
+        );
+    })
+    .await
+    .expect("test timed out: something hangs");
 }
 
 #[tokio::test(start_paused = true)]
@@ -513,32 +521,36 @@ fn buffer_insert_before_drain_keeps_first_copy() {
 /// the window, every skipped head is reported once, and the late heads come back as `Late`.
 #[tokio::test]
 async fn adapter_window_overflow_stays_bounded() {
-    for window in [1usize, 2, 7, 64] {
-        // Send 1..=window*50, never 0 or any multiple of 13; then every multiple of 13.
-        let n = (window * 50) as u64;
-        let arrivals = (1..=n).filter(|s| s % 13 != 0).chain((0..=n).step_by(13));
-        let mut s = stream::iter(arrivals.map(|x| (x, x)))
-            .ordered_with(ReorderConfig::new().window(window));
-        let mut oks = 0u64;
-        let mut late = 0u64;
-        let mut missing = 0u64;
-        while let Some(r) = s.next().await {
-            assert!(s.buffered_len() <= window);
-            match r {
-                Ok(_) => oks += 1,
-                Err(ReorderError::Late { seq, .. }) => {
-                    assert_eq!(seq % 13, 0);
-                    late += 1
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        for window in [1usize, 2, 7, 64] {
+            // Send 1..=window*50, never 0 or any multiple of 13; then every multiple of 13.
+            let n = (window * 50) as u64;
+            let arrivals = (1..=n).filter(|s| s % 13 != 0).chain((0..=n).step_by(13));
+            let mut s = stream::iter(arrivals.map(|x| (x, x)))
+                .ordered_with(ReorderConfig::new().window(window));
+            let mut oks = 0u64;
+            let mut late = 0u64;
+            let mut missing = 0u64;
+            while let Some(r) = s.next().await {
+                assert!(s.buffered_len() <= window);
+                match r {
+                    Ok(_) => oks += 1,
+                    Err(ReorderError::Late { seq, .. }) => {
+                        assert_eq!(seq % 13, 0);
+                        late += 1
+                    }
+                    Err(ReorderError::Missing(m)) => missing += m.end - m.start,
+                    Err(e) => panic!("{e}"),
                 }
-                Err(ReorderError::Missing(m)) => missing += m.end - m.start,
-                Err(e) => panic!("{e}"),
             }
+            assert!(s.peak_buffered() <= window, "window {window}");
+            assert_eq!(oks + late, n + 1);
+            // Every seq 0..=n is sent once: each skipped one comes back late, exactly once.
+            assert_eq!(missing, late, "window {window}");
         }
-        assert!(s.peak_buffered() <= window, "window {window}");
-        assert_eq!(oks + late, n + 1);
-        // Every seq 0..=n is sent once: each skipped one comes back late, exactly once.
-        assert_eq!(missing, late, "window {window}");
-    }
+    })
+    .await
+    .expect("test timed out: something hangs");
 }
 
 /// Window `usize::MAX` on the adapter and the channel behaves as unbounded, no overflow.

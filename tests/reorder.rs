@@ -488,23 +488,27 @@ async fn assert_size_hint_holds<S: Stream + Unpin>(mut s: S) -> usize {
 
 #[tokio::test]
 async fn size_hint_brackets_the_actual_count() {
-    let in_order = stream::iter((0..10u64).map(|i| (i, i))).ordered();
-    assert_eq!(assert_size_hint_holds(in_order).await, 10);
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let in_order = stream::iter((0..10u64).map(|i| (i, i))).ordered();
+        assert_eq!(assert_size_hint_holds(in_order).await, 10);
 
-    let shuffled = stream::iter([(3, 0), (1, 0), (0, 0), (2, 0)]).ordered();
-    assert_eq!(assert_size_hint_holds(shuffled).await, 4);
+        let shuffled = stream::iter([(3, 0), (1, 0), (0, 0), (2, 0)]).ordered();
+        assert_eq!(assert_size_hint_holds(shuffled).await, 4);
 
-    // Holes, a duplicate and a late value: more items out than in.
-    let messy = stream::iter([(5, 0), (1, 0), (1, 0), (0, 0), (0, 0), (3, 0)]).ordered();
-    assert_eq!(assert_size_hint_holds(messy).await, 8);
+        // Holes, a duplicate and a late value: more items out than in.
+        let messy = stream::iter([(5, 0), (1, 0), (1, 0), (0, 0), (0, 0), (3, 0)]).ordered();
+        assert_eq!(assert_size_hint_holds(messy).await, 8);
 
-    let windowed = stream::iter([(2, 0), (4, 0), (6, 0), (8, 0), (0, 0)])
-        .ordered_with(ReorderConfig::new().window(2));
-    assert_size_hint_holds(windowed).await;
+        let windowed = stream::iter([(2, 0), (4, 0), (6, 0), (8, 0), (0, 0)])
+            .ordered_with(ReorderConfig::new().window(2));
+        assert_size_hint_holds(windowed).await;
 
-    // An unbounded source has no upper bound.
-    let (_tx, rx) = unbounded::<(u64, u8)>();
-    assert_eq!(rx.ordered().size_hint().1, None);
+        // An unbounded source has no upper bound.
+        let (_tx, rx) = unbounded::<(u64, u8)>();
+        assert_eq!(rx.ordered().size_hint().1, None);
+    })
+    .await
+    .expect("test timed out: something hangs");
 }
 
 #[tokio::test]
