@@ -139,7 +139,9 @@ impl<T> ReorderBuffer<T> {
         next
     }
 
-    /// The rest of `insert`, out of line so that the in-order fast path inlines.
+    /// The rest of `insert`, out of line so that the in-order fast path inlines and
+    /// keeps few registers live.
+    #[inline(never)]
     fn hold(&mut self, seq: u64, value: T) -> Result<Option<T>, ReorderError<T>> {
         if seq < self.next || self.exhausted {
             return Err(ReorderError::Late { seq, value });
