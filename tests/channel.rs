@@ -404,10 +404,9 @@ async fn seqs_up_to_u64_max_go_through_in_order() {
     assert_eq!(within_10s(rx.recv()).await, None);
 }
 
-// BUG: `Shared::advance` wakes waiters with `seq < watermark.saturating_add(window)`;
-// near u64::MAX the limit saturates to u64::MAX, so the sender of u64::MAX is admitted
-// (`admits` says yes) but never woken, and a bounded channel whose sequence ends at
-// u64::MAX deadlocks. Fix: wake with the same predicate as `admits`.
+// Regression: `Shared::advance` once woke waiters with `seq < watermark.saturating_add(window)`;
+// near u64::MAX the limit saturated, so the sender of u64::MAX was admitted but never
+// woken. Waking now uses the same predicate as admission.
 #[test]
 fn sender_waiting_near_u64_max_is_woken_when_admitted() {
     let (tx, rx) = channel_with(ReorderConfig::new().first_seq(u64::MAX - 10).window(4));
@@ -423,9 +422,8 @@ fn sender_waiting_near_u64_max_is_woken_when_admitted() {
     assert_ready!(last.poll()).unwrap();
 }
 
-// BUG: "without a window, senders never wait" — but no window is encoded as
-// `window = u64::MAX` and `admits` is `seq - watermark < window`, so seq u64::MAX at
-// watermark 0 is refused (`try_send` → Full, `send` waits forever).
+// Regression: no window is encoded as `window = u64::MAX`, and admission once tested
+// `seq - watermark < window`, refusing seq u64::MAX at watermark 0.
 #[test]
 fn unbounded_channel_never_makes_a_sender_wait() {
     let (tx, _rx) = channel_with::<char>(ReorderConfig::new());
