@@ -208,6 +208,22 @@ impl<T> ReorderBuffer<T> {
         Some(skipped)
     }
 
+    /// Gives up on every sequence number up to and including `last` that is not held, as
+    /// [`skip_to`](Self::skip_to) does; `last == u64::MAX` exhausts the buffer (the range
+    /// returned then stops short of `u64::MAX`, which no `Range` can include).
+    pub(crate) fn skip_through(&mut self, last: u64) -> Option<Range<u64>> {
+        match last.checked_add(1) {
+            Some(end) => self.skip_to(end),
+            None => {
+                let skipped = self.skip_to(u64::MAX);
+                if self.next == u64::MAX && self.heap.peek().is_none_or(|h| h.seq != u64::MAX) {
+                    self.exhausted = true;
+                }
+                skipped
+            }
+        }
+    }
+
     /// Pops the lowest held entry as if no more input will come: the next value, a
     /// duplicate, or — when the head is missing — a [`Missing`](ReorderError::Missing)
     /// error for the hole before the lowest held value (which is then ready).

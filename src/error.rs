@@ -76,7 +76,8 @@ impl<T> fmt::Display for ReorderError<T> {
         match self {
             Self::Late { seq, .. } => write!(f, "sequence number {seq} arrived after its turn"),
             Self::Duplicate { seq, .. } => write!(f, "sequence number {seq} arrived twice"),
-            Self::Missing(range) if range.end - range.start == 1 => {
+            // Never panics, even for a hand-made empty or reversed range.
+            Self::Missing(range) if range.start.checked_add(1) == Some(range.end) => {
                 write!(f, "sequence number {} is missing", range.start)
             }
             Self::Missing(range) => write!(

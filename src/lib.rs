@@ -115,10 +115,12 @@
 )]
 
 mod buffer;
+mod give_up;
+mod head_timer;
 pub use buffer::ReorderBuffer;
 
 mod channel;
-pub use channel::{channel, channel_with, Receiver, Sender, SeqSlot};
+pub use channel::{channel, channel_with, Lane, Receiver, Sender, SeqSlot};
 
 mod error;
 pub use error::{ReorderError, SendError, TaskError, TrySendError};

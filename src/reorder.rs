@@ -1,16 +1,16 @@
 //! The `Stream` adapter: a thin async shell around [`ReorderBuffer`].
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
 
-use crate::{ReorderBuffer, ReorderError};
+use crate::buffer::ReorderBuffer;
+use crate::error::ReorderError;
+use crate::head_timer::HeadTimer;
 
 /// An item that carries its own sequence number.
 ///
@@ -110,17 +110,15 @@ impl ReorderConfig {
     /// How long held values may wait for a missing head. The clock starts when the
     /// stream is polled, finds the next expected value missing and some later value
     /// held; it restarts whenever the watermark moves. When it fires the missing head
-    /// is skipped. Uses tokio's timer, so the stream must be polled inside a tokio
-    /// runtime with time enabled.
+    /// is skipped. The clock is honoured however ready the input is: the stream checks it
+    /// before taking more input, and yields to the runtime after every 128 arrivals it
+    /// holds. A timeout too long to represent (such as `Duration::MAX`) never fires, as
+    /// with tokio's `sleep`. Uses tokio's timer, so the stream must be polled inside a
+    /// tokio runtime with time enabled (any runtime: the timer follows the stream if it
+    /// moves to another one).
     #[must_use = "builder methods return the changed settings"]
     pub const fn head_timeout(mut self, timeout: Duration) -> Self {
         self.head_timeout = Some(timeout);
-        self
-    }
-
-    /// The same settings without the head-of-line timeout (the channel runs its own).
-    pub(crate) const fn without_head_timeout(mut self) -> Self {
-        self.head_timeout = None;
         self
     }
 
@@ -146,6 +144,10 @@ impl Default for ReorderConfig {
     }
 }
 
+/// How many arrivals one poll takes in while it has nothing to yield, before it yields
+/// to the runtime (tokio's own budget per task is 128 operations).
+const ARRIVALS_PER_POLL: u32 = 128;
+
 pin_project! {
     /// Stream for the [`ordered`](crate::OrderedExt::ordered),
     /// [`ordered_from`](crate::OrderedExt::ordered_from) and
@@ -168,14 +170,6 @@ pin_project! {
         head_timeout: Option<HeadTimer>,
         done: bool,
     }
-}
-
-/// The head-of-line timer and the watermark it was armed for. The `Sleep` is made on
-/// first use, so building the adapter needs no runtime.
-pub(crate) struct HeadTimer {
-    timeout: Duration,
-    sleep: Option<Pin<Box<Sleep>>>,
-    armed_for: Option<u64>,
 }
 
 impl<S> Reorder<S>
@@ -207,12 +201,6 @@ where
     /// The most values held at once so far. Never more than the configured window.
     pub fn peak_buffered(&self) -> usize {
         self.buffer.peak_len()
-    }
-
-    /// Gives up on every missing sequence number below `seq`; see
-    /// [`ReorderBuffer::skip_to`].
-    pub(crate) fn skip_to(&mut self, seq: u64) -> Option<std::ops::Range<u64>> {
-        self.buffer.skip_to(seq)
     }
 
     /// The underlying stream.
@@ -269,7 +257,7 @@ where
                 }
                 Poll::Pending => {
                     if let Some(timer) = this.head_timeout {
-                        timer.armed_for = None;
+                        timer.disarm();
                     }
                     return Poll::Pending;
                 }
@@ -312,6 +300,16 @@ where
             head_timeout,
             done,
         } = self.project();
+        // Honour the head-of-line clock before taking more input, so that an input that
+        // is always ready cannot keep a missing head waiting past its timeout.
+        if let Some(timer) = head_timeout.as_mut() {
+            if !buffer.is_empty() && timer.poll_expired(Some(buffer.next_seq()), cx) {
+                if let Some(skipped) = buffer.skip_gap() {
+                    return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                }
+            }
+        }
+        let mut budget = ARRIVALS_PER_POLL;
         loop {
             if just_held {
                 just_held = false;
@@ -327,6 +325,13 @@ where
             if *done {
                 return Poll::Ready(buffer.pop_flush());
             }
+            if budget == 0 {
+                // Held arrivals only, for a while: let other tasks run, and come back to
+                // check the clock.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
             match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     let (seq, value) = item.into_parts();
@@ -353,42 +358,6 @@ where
     }
 }
 
-impl HeadTimer {
-    pub(crate) fn new(timeout: Duration) -> Self {
-        Self {
-            timeout,
-            sleep: None,
-            armed_for: None,
-        }
-    }
-
-    /// Whether `blocked_head` — the watermark, while something waits behind it — has
-    /// been missing for longer than the timeout. The clock restarts whenever the blocked
-    /// head changes and stops while nothing is blocked. Registers for a wake-up otherwise.
-    pub(crate) fn poll_expired(&mut self, blocked_head: Option<u64>, cx: &mut Context<'_>) -> bool {
-        let Some(head) = blocked_head else {
-            self.armed_for = None;
-            return false;
-        };
-        if self.armed_for != Some(head) {
-            self.armed_for = Some(head);
-            let deadline = Instant::now() + self.timeout;
-            match self.sleep.as_mut() {
-                Some(sleep) => sleep.as_mut().reset(deadline),
-                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
-            }
-        }
-        let fired = self
-            .sleep
-            .as_mut()
-            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
-        if fired {
-            self.armed_for = None;
-        }
-        fired
-    }
-}
-
 impl<S> FusedStream for Reorder<S>
 where
     S: Stream,
@@ -411,7 +380,7 @@ where
             .field("window", &self.window)
             .field(
                 "head_timeout",
-                &self.head_timeout.as_ref().map(|t| t.timeout),
+                &self.head_timeout.as_ref().map(HeadTimer::timeout),
             )
             .field("done", &self.done)
             .finish()

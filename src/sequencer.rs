@@ -13,6 +13,7 @@
 //! * **Async and threads together.** The same tickets can be waited on with `.await` or with
 //!   a blocking call from a `std::thread`, mixed freely.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
@@ -129,18 +130,21 @@ impl Shared {
                     state.current += 1;
                 }
                 let current = state.current;
-                state.waiters.remove(&current)
+                (state.waiters.remove(&current), None)
             } else {
                 debug_assert!(seq > state.current, "ticket {seq} released twice");
-                state.waiters.remove(&seq);
                 state.given_up.insert(seq);
-                None
+                (None, state.waiters.remove(&seq))
             }
         };
-        // Wake outside the lock so the woken task can take it at once.
-        if let Some(waker) = waker {
+        // Wake and drop outside the lock: the woken task can take it at once, and a
+        // waker's drop may run code that takes it (its task's last reference may own a
+        // ticket).
+        let (woken, dropped) = waker;
+        if let Some(waker) = woken {
             waker.wake();
         }
+        drop(dropped);
     }
 }
 
@@ -567,11 +571,20 @@ impl Future for Wait {
         {
             let mut state = ticket.shared.lock();
             if state.current != ticket.seq {
-                state
-                    .waiters
-                    .entry(ticket.seq)
-                    .and_modify(|waker| waker.clone_from(cx.waker()))
-                    .or_insert_with(|| cx.waker().clone());
+                // A replaced waker is dropped after the lock is released: its drop may
+                // run code that takes the lock.
+                let replaced = match state.waiters.entry(ticket.seq) {
+                    Entry::Occupied(mut entry) if !entry.get().will_wake(cx.waker()) => {
+                        Some(entry.insert(cx.waker().clone()))
+                    }
+                    Entry::Occupied(_) => None,
+                    Entry::Vacant(entry) => {
+                        entry.insert(cx.waker().clone());
+                        None
+                    }
+                };
+                drop(state);
+                drop(replaced);
                 return Poll::Pending;
             }
             // Whoever moved the turn here removed our waker when waking it.

@@ -143,12 +143,19 @@ impl<S: Stream, T: Send + 'static> Driver<S, T> {
         mut launch: impl FnMut(S::Item, &mut Tasks<T>),
     ) -> Poll<Option<Result<T, TaskError>>> {
         let mut this = self.project();
+        let mut runtime_checked = false;
         loop {
             // Start work first, so workers stay busy while the consumer handles results.
             while !*this.input_done
                 && this.tasks.in_flight() < *this.limit
                 && this.tasks.ahead() < *this.window
             {
+                if !runtime_checked {
+                    // Outside a runtime, panic before an input is taken, so that a caller
+                    // that catches the panic has lost nothing.
+                    drop(tokio::runtime::Handle::current());
+                    runtime_checked = true;
+                }
                 match this.input.as_mut().poll_next(cx) {
                     Poll::Ready(Some(input)) => launch(input, this.tasks),
                     Poll::Ready(None) => *this.input_done = true,

@@ -576,3 +576,119 @@ fn into_inner_gives_back_the_source() {
     send(&tx, 5, 5);
     assert_eq!(rx.try_recv().unwrap(), (5, 5));
 }
+
+// ---------------------------------------------------------------------------------------
+// The head-of-line clock under pressure (issue 9)
+// ---------------------------------------------------------------------------------------
+
+/// Runs `f` on its own thread and fails (instead of hanging) if it has not returned
+/// within 10 s: a poll that never returns cannot be cancelled by a tokio timeout.
+fn on_a_thread_within_10s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(f()).unwrap());
+    result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("hung: a poll never returned")
+}
+
+/// Issue 9, repro 4: with seq 0 lost and `head_timeout(1 ms)`, an input that is always
+/// ready used to be held item after item without the clock ever being looked at.
+#[test]
+fn the_head_timeout_is_honoured_while_the_input_is_always_ready() {
+    let got = on_a_thread_within_10s(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let endless = stream::iter(1u64..).map(|seq| (seq, seq));
+            let config = ReorderConfig::new().head_timeout(Duration::from_millis(1));
+            endless
+                .ordered_with(config)
+                .take(3)
+                .collect::<Vec<_>>()
+                .await
+        })
+    });
+    assert_eq!(got, [Err(ReorderError::Missing(0..1)), Ok(1), Ok(2)]);
+}
+
+/// An always-ready input whose head never comes, with no timeout and no window: the
+/// stream holds without end, but it yields to the runtime so other tasks (here the
+/// consumer's own timeout) still run.
+#[test]
+fn an_always_ready_input_behind_a_missing_head_still_yields_to_the_runtime() {
+    let (timed_out, other_task_ran) = on_a_thread_within_10s(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let ran = tokio::spawn(async {});
+            let mut s = stream::iter(1u64..).map(|seq| (seq, seq)).ordered();
+            let timed_out = tokio::time::timeout(Duration::from_millis(20), s.next())
+                .await
+                .is_err();
+            (timed_out, ran.is_finished())
+        })
+    });
+    assert!(timed_out, "nothing can come out: seq 0 never arrives");
+    assert!(
+        other_task_ran,
+        "the reorder stream must yield to other tasks"
+    );
+}
+
+/// Issue 9, repro 3: `head_timeout(Duration::MAX)` overflowed when the clock started.
+#[tokio::test(start_paused = true)]
+async fn a_head_timeout_of_duration_max_never_fires() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new().head_timeout(Duration::MAX));
+    send(&tx, 1, 'b');
+    assert_pending!(s.poll_next());
+    tokio::time::sleep(Duration::from_secs(10 * 365 * 24 * 3600)).await;
+    assert_pending!(s.poll_next(), "ten years on, still waiting for seq 0");
+    send(&tx, 0, 'a');
+    assert_ready_eq!(s.poll_next(), Some(Ok('a')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('b')));
+}
+
+/// Issue 9, repro 6: a stream whose clock was armed on a runtime that has shut down
+/// panicked when polled on another runtime.
+#[test]
+fn a_stream_moved_to_another_runtime_keeps_its_clock() {
+    let paused = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap()
+    };
+    let (tx, rx) = unbounded();
+    let mut s = rx.ordered_with(ReorderConfig::new().head_timeout(Duration::from_secs(1)));
+    send(&tx, 1, 'b');
+    let first = paused();
+    first.block_on(async { assert!(futures::poll!(s.next()).is_pending()) });
+    drop(first);
+    let got = paused().block_on(async {
+        let skipped = within_10s(s.next()).await;
+        (skipped, within_10s(s.next()).await)
+    });
+    assert_eq!(got, (Some(Err(ReorderError::Missing(0..1))), Some(Ok('b'))));
+}
+
+/// Issue 9, repro 6: `Display` of a hand-made reversed or empty range used to overflow.
+#[test]
+fn missing_display_never_panics_on_a_hand_made_range() {
+    assert_eq!(
+        ReorderError::<()>::Missing(5..3).to_string(),
+        "sequence numbers 5..3 are missing"
+    );
+    assert_eq!(
+        ReorderError::<()>::Missing(u64::MAX..u64::MAX).to_string(),
+        format!("sequence numbers {0}..{0} are missing", u64::MAX)
+    );
+    assert_eq!(
+        ReorderError::<()>::Missing(7..8).to_string(),
+        "sequence number 7 is missing"
+    );
+}

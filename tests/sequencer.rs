@@ -579,3 +579,76 @@ proptest! {
         }
     }
 }
+
+/// A waker whose last reference owns a ticket: dropping it releases that ticket, which
+/// takes the sequencer's lock.
+struct OwnsTicket(#[allow(dead_code)] reorder::Ticket);
+
+impl std::task::Wake for OwnsTicket {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// Runs `f` on its own thread; a deadlock fails the test instead of hanging it.
+fn no_deadlock(f: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("deadlock: a waker was dropped under the sequencer's lock");
+}
+
+/// Issue 9, repro 6: a replaced waker was dropped (by `clone_from`) under the lock.
+#[test]
+fn a_replaced_waker_that_owns_a_ticket_is_dropped_outside_the_lock() {
+    no_deadlock(|| {
+        use std::future::Future;
+        use std::task::{Context, Waker};
+        let sequencer = reorder::Sequencer::new();
+        let first = sequencer.ticket();
+        let second = sequencer.ticket();
+        let third = sequencer.ticket();
+        let mut wait = Box::pin(second.wait());
+        let owning = Waker::from(std::sync::Arc::new(OwnsTicket(third)));
+        assert!(wait
+            .as_mut()
+            .poll(&mut Context::from_waker(&owning))
+            .is_pending());
+        drop(owning); // the registered waker now holds the last reference to `third`
+        assert!(wait
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending());
+        drop(first);
+        let turn = wait.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(turn.is_ready());
+        drop(turn);
+        assert_eq!(sequencer.current(), 3, "seq 2 was given up with the waker");
+    });
+}
+
+/// Issue 9, repro 6: a ticket given up while waiting dropped its registered waker under
+/// the lock.
+#[test]
+fn a_waiting_ticket_given_up_drops_its_waker_outside_the_lock() {
+    no_deadlock(|| {
+        use std::future::Future;
+        use std::task::{Context, Waker};
+        let sequencer = reorder::Sequencer::new();
+        let first = sequencer.ticket();
+        let second = sequencer.ticket();
+        let third = sequencer.ticket();
+        let mut wait = Box::pin(second.wait());
+        let owning = Waker::from(std::sync::Arc::new(OwnsTicket(third)));
+        assert!(wait
+            .as_mut()
+            .poll(&mut Context::from_waker(&owning))
+            .is_pending());
+        drop(owning);
+        drop(wait); // gives seq 1 up; its waker's drop gives seq 2 up
+        drop(first);
+        assert_eq!(sequencer.current(), 3, "every turn passed on");
+    });
+}

@@ -866,3 +866,35 @@ fn task_timeout_without_a_timer_is_reported_as_the_tasks_panic() {
     assert!(error.is_panic(), "reported as: {error}");
     assert!(error.to_string().contains("timer"), "{error}");
 }
+
+/// Issue 9, repro 6: polled outside a runtime, the stream used to pull one input and call
+/// `f` before panicking, so a caller that caught the panic lost that input.
+#[test]
+fn polling_outside_a_runtime_panics_before_taking_an_input() {
+    let pulled = Arc::new(AtomicU64::new(0));
+    let called = Arc::new(AtomicU64::new(0));
+    let input = stream::iter(0..3u64).inspect({
+        let pulled = Arc::clone(&pulled);
+        move |_| {
+            pulled.fetch_add(1, SeqCst);
+        }
+    });
+    let mut results = input.spawn_ordered(2, {
+        let called = Arc::clone(&called);
+        move |i| {
+            called.fetch_add(1, SeqCst);
+            async move { i }
+        }
+    });
+    let outside = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(results.next())
+    }));
+    assert!(outside.is_err(), "no runtime: polling must panic");
+    assert_eq!((pulled.load(SeqCst), called.load(SeqCst)), (0, 0));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let got: Vec<u64> = runtime.block_on(async {
+        let all = tokio::time::timeout(Duration::from_secs(10), results.collect::<Vec<_>>());
+        all.await.unwrap().into_iter().map(Result::unwrap).collect()
+    });
+    assert_eq!(got, [0, 1, 2], "nothing was lost to the panic");
+}

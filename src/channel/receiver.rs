@@ -1,0 +1,351 @@
+//! The receiving half: a thin shell that feeds the mpsc's arrivals and the senders'
+//! give-ups into the pure core ([`ReorderBuffer`] and the give-up markers), runs the
+//! head-of-line clock, and publishes the watermark to the senders.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::stream::{FusedStream, Stream};
+use tokio::sync::mpsc;
+
+use super::shared::Shared;
+use crate::buffer::ReorderBuffer;
+use crate::error::ReorderError;
+use crate::head_timer::HeadTimer;
+
+/// How many arrivals one poll takes in while it has nothing to yield, before it yields
+/// to the runtime.
+const ARRIVALS_PER_POLL: u32 = 128;
+
+type Item<T> = Result<T, ReorderError<T>>;
+
+/// The receiving half of a reorder [`channel`](crate::channel): a [`Stream`] of values in
+/// sequence order.
+///
+/// Dropping it closes the channel: waiting and later sends fail with a
+/// [`SendError`](crate::SendError) that hands the value back.
+#[must_use = "streams do nothing unless polled"]
+pub struct Receiver<T> {
+    rx: mpsc::UnboundedReceiver<(u64, T)>,
+    buffer: ReorderBuffer<T>,
+    /// Most values held before the head is skipped. Honest senders keep fewer than
+    /// `window` values ahead of the watermark, so this only bounds memory against
+    /// duplicate floods: twice the window leaves room for a burst of them.
+    held_cap: usize,
+    /// The highest seq received: open-ended stripes are reported up to it.
+    highest_seen: Option<u64>,
+    /// Every sender is gone and the mpsc is drained.
+    senders_gone: bool,
+    /// Everything has been reported; the stream has ended.
+    finished: bool,
+    /// The watermark last published to the senders.
+    published: u64,
+    head_timer: Option<HeadTimer>,
+    shared: Arc<Shared>,
+}
+
+/// What the give-up markers at the watermark called for.
+enum AtHead {
+    /// These seqs were given up: report them.
+    Report(Range<u64>),
+    /// Give-ups moved the watermark without anything to report (`u64::MAX` itself).
+    Moved,
+    /// A send is landing in the mpsc right now, maybe for the watermark: look again
+    /// when it has (its completion wakes the receiver).
+    Wait,
+    /// The watermark is not given up.
+    Nothing,
+}
+
+impl<T> Receiver<T> {
+    pub(super) fn new(
+        rx: mpsc::UnboundedReceiver<(u64, T)>,
+        first_seq: u64,
+        window: Option<usize>,
+        head_timer: Option<HeadTimer>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            rx,
+            buffer: ReorderBuffer::starting_at(first_seq),
+            held_cap: window.map_or(usize::MAX, |w| w.saturating_mul(2)),
+            highest_seen: None,
+            senders_gone: false,
+            finished: false,
+            published: first_seq,
+            head_timer,
+            shared,
+        }
+    }
+
+    /// Receives the next value in order, or the error that stands in its position.
+    /// `None` once every sender is gone and everything held has been yielded.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: held values live in the receiver, not in the future.
+    pub async fn recv(&mut self) -> Option<Result<T, ReorderError<T>>> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Closes the channel: waiting and later sends fail, handing their values back.
+    /// Values already sent can still be received.
+    pub fn close(&mut self) {
+        self.shared.close();
+        self.rx.close();
+    }
+
+    /// The watermark: every sequence number below it has been yielded (or reported), and
+    /// it is the one the receiver waits for.
+    pub fn next_seq(&self) -> u64 {
+        self.buffer.next_seq()
+    }
+
+    /// How many values are held, waiting for their turn. Given-up seqs are not values
+    /// and never count here.
+    pub fn buffered_len(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// The most values held at once so far.
+    pub fn peak_buffered(&self) -> usize {
+        self.buffer.peak_len()
+    }
+
+    /// Everything but the in-order fast path. `arrival`: one taken from the mpsc already.
+    #[inline(never)]
+    fn poll_slow(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut arrival: Option<(u64, T)>,
+    ) -> Poll<Option<Item<T>>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        // Parking senders and give-ups wake the receiver: register before looking.
+        self.shared.register_receiver(cx.waker());
+        // The clock first, so that arrivals that keep coming cannot starve it.
+        if arrival.is_none() {
+            if let Some(skipped) = self.poll_head_timer(cx) {
+                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+            }
+        }
+        let mut budget = ARRIVALS_PER_POLL;
+        loop {
+            if let Some((seq, value)) = arrival.take() {
+                self.highest_seen = self.highest_seen.max(Some(seq));
+                match self.buffer.insert(seq, value) {
+                    Ok(Some(value)) => return Poll::Ready(Some(Ok(value))),
+                    Err(late) => return Poll::Ready(Some(Err(late))),
+                    Ok(None) => {
+                        if self.buffer.len() >= self.held_cap {
+                            if let Some(skipped) = self.buffer.skip_gap() {
+                                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(item) = self.buffer.pop_ready() {
+                return Poll::Ready(Some(item));
+            }
+            if !self.senders_gone {
+                if budget == 0 {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                budget -= 1;
+                match self.rx.poll_recv(cx) {
+                    Poll::Ready(Some(next)) => {
+                        arrival = Some(next);
+                        continue;
+                    }
+                    Poll::Ready(None) => self.senders_gone = true,
+                    Poll::Pending => {}
+                }
+            }
+            // Every value sent so far is in the buffer: the give-ups can be read.
+            match self.give_ups_at_head() {
+                AtHead::Report(skipped) => {
+                    return Poll::Ready(Some(Err(ReorderError::Missing(skipped))))
+                }
+                AtHead::Moved => continue,
+                AtHead::Wait => return Poll::Pending,
+                AtHead::Nothing => {}
+            }
+            if self.senders_gone {
+                let flushed = self.flush_step();
+                self.finished = flushed.is_none();
+                return Poll::Ready(flushed);
+            }
+            if let Some(skipped) = self.poll_head_timer(cx) {
+                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// Reads the give-up markers at the watermark.
+    fn give_ups_at_head(&mut self) -> AtHead {
+        if self.buffer.is_exhausted() {
+            return AtHead::Nothing;
+        }
+        let parked = self.shared.parked_range();
+        let Some(mut markers) = self.shared.give_ups() else {
+            return AtHead::Nothing;
+        };
+        if !self.senders_gone && !self.rx.is_empty() {
+            return AtHead::Wait;
+        }
+        let head = self.buffer.next_seq();
+        markers.forget_below(head);
+        // Open-ended stripes count only below a seq known to come: one received, one
+        // given up explicitly, or one a sender waits to send.
+        let known = [
+            self.highest_seen,
+            markers.last_explicit(),
+            parked.map(|(_, last)| last),
+        ];
+        let horizon = known
+            .into_iter()
+            .flatten()
+            .max()
+            .map_or(0, |seq| seq.saturating_add(1));
+        let Some(run) = markers.run_from(head, self.buffer.first_held(), horizon) else {
+            return AtHead::Nothing;
+        };
+        drop(markers);
+        match self.buffer.skip_through(*run.end()) {
+            Some(skipped) => AtHead::Report(skipped),
+            None => AtHead::Moved,
+        }
+    }
+
+    /// Once every sender is gone: the hole before the lowest held value, that value, or
+    /// the seqs given up explicitly beyond everything held; `None` at the end.
+    fn flush_step(&mut self) -> Option<Item<T>> {
+        if let Some(item) = self.buffer.pop_flush() {
+            return Some(item);
+        }
+        if self.buffer.is_exhausted() {
+            return None;
+        }
+        let head = self.buffer.next_seq();
+        let last = self.shared.give_ups()?.last_explicit()?;
+        if last < head {
+            return None;
+        }
+        // `None` when only `u64::MAX` itself was left: it has no range to report.
+        self.buffer
+            .skip_through(last)
+            .map(|skipped| Err(ReorderError::Missing(skipped)))
+    }
+
+    /// Runs the head-of-line clock while the missing head blocks something known to
+    /// come after it; when it fires, skips to the lowest such seq.
+    fn poll_head_timer(&mut self, cx: &mut Context<'_>) -> Option<Range<u64>> {
+        let timer = self.head_timer.as_mut()?;
+        let parked = self.shared.parked_range().map(|(first, _)| first);
+        let explicit = self
+            .shared
+            .give_ups()
+            .and_then(|markers| markers.first_explicit());
+        let head = self.buffer.next_seq();
+        let target = [
+            self.buffer.first_held(),
+            parked,
+            explicit.filter(|&s| s > head),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let blocked = target.is_some() && !self.buffer.is_exhausted();
+        if !timer.poll_expired(blocked.then_some(head), cx) {
+            return None;
+        }
+        self.buffer.skip_to(target?)
+    }
+
+    /// Publishes the watermark to the senders if it moved.
+    #[inline]
+    fn publish(&mut self) {
+        let watermark = self.buffer.next_seq();
+        if watermark != self.published {
+            self.published = watermark;
+            self.shared.advance(watermark);
+        }
+    }
+}
+
+impl<T> Stream for Receiver<T> {
+    type Item = Result<T, ReorderError<T>>;
+
+    #[inline]
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        // In-order fast path: nothing held, and the next arrival is the next seq.
+        let mut arrival = None;
+        if this.buffer.is_empty() && !this.senders_gone {
+            match this.rx.poll_recv(cx) {
+                Poll::Ready(Some((seq, value))) => {
+                    if this.buffer.advance_if_next(seq) {
+                        this.publish();
+                        return Poll::Ready(Some(Ok(value)));
+                    }
+                    arrival = Some((seq, value));
+                }
+                Poll::Ready(None) => this.senders_gone = true,
+                // The slow path registers for give-ups and parking senders, and looks.
+                Poll::Pending => {}
+            }
+        }
+        let polled = this.poll_slow(cx, arrival);
+        this.publish();
+        polled
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.finished {
+            return (0, Some(0));
+        }
+        // Every value held or queued yields exactly one item; give-ups and holes may add
+        // more.
+        (self.buffer.len().saturating_add(self.rx.len()), None)
+    }
+}
+
+impl<T> FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        // True once the last item is out, as for `futures`' adapters: nothing is held and
+        // nothing given up explicitly remains to be reported.
+        let head = self.buffer.next_seq();
+        self.finished
+            || (self.senders_gone
+                && self.buffer.is_empty()
+                && self.shared.give_ups().is_none_or(|markers| {
+                    self.buffer.is_exhausted()
+                        || markers.last_explicit().is_none_or(|last| last < head)
+                }))
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("next_seq", &self.next_seq())
+            .field("buffered_len", &self.buffered_len())
+            .field("window", &self.shared.window())
+            .field("finished", &self.finished)
+            .finish()
+    }
+}

@@ -1,0 +1,465 @@
+//! The channel survives its producers: give-ups never displace values, and a dead producer
+//! that owns many seqs (a `Lane`, a range) costs one `Missing` per seq, promptly — never a
+//! hang, never a head-of-line timeout per seq. Regression tests for issue 9.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use futures::stream::{FusedStream, Stream, StreamExt};
+use reorder::{channel, channel_with, Receiver, ReorderConfig, ReorderError, TrySendError};
+use tokio_test::task::spawn;
+use tokio_test::{assert_pending, assert_ready_eq};
+
+mod common;
+use common::{quiet_injected_panics, within};
+
+/// Drains the receiver (under a timeout) into its items.
+async fn drain<T>(rx: Receiver<T>) -> Vec<Result<T, ReorderError<T>>> {
+    within(rx.collect::<Vec<_>>()).await
+}
+
+/// Checks that every seq in `first..end` is accounted for exactly once, in order: as an
+/// `Ok` carrying its own seq, or inside a `Missing` range. Returns the seqs reported
+/// missing. Panics on any `Late` or `Duplicate`.
+fn accounted(first: u64, end: u64, got: &[Result<u64, ReorderError<u64>>]) -> Vec<u64> {
+    let mut next = first;
+    let mut missing = Vec::new();
+    for item in got {
+        match item {
+            Ok(seq) => {
+                assert_eq!(*seq, next, "value out of position in {got:?}");
+                next += 1;
+            }
+            Err(ReorderError::Missing(range)) => {
+                assert_eq!(range.start, next, "Missing out of position in {got:?}");
+                assert!(range.end > range.start);
+                missing.extend(range.clone());
+                next = range.end;
+            }
+            Err(other) => panic!("healthy values must never come back as {other:?}"),
+        }
+    }
+    assert_eq!(next, end, "not every seq was accounted for: {got:?}");
+    missing
+}
+
+// ---------------------------------------------------------------------------------------
+// Give-ups never push live values out
+// ---------------------------------------------------------------------------------------
+
+/// Issue 9, repro 1a: give-ups ahead of the window used to be held like values and fill
+/// the receiver's cap, so the healthy head was skipped and came back `Late`.
+#[tokio::test]
+async fn give_ups_ahead_of_the_window_never_displace_the_values_in_it() {
+    let (tx, rx) = channel(2);
+    for seq in 2..6 {
+        tx.give_up(seq).unwrap();
+    }
+    tx.send(0, 'a').await.unwrap();
+    tx.send(1, 'b').await.unwrap();
+    drop(tx);
+    assert_eq!(
+        drain(rx).await,
+        [Ok('a'), Ok('b'), Err(ReorderError::Missing(2..6))],
+        "touching give-ups are one marker, reported once after the values"
+    );
+}
+
+/// Issue 9, repro 1b: the README's `SeqSlot` pattern scaled up — 100 slots, window 8,
+/// every odd producer fails fast, the others send after 20 ms. It used to yield 15 `Ok`
+/// and 35 `Late`.
+#[tokio::test(start_paused = true)]
+async fn many_failing_slots_with_a_small_window_lose_no_value() {
+    let (tx, rx) = channel(8);
+    for seq in 0..100u64 {
+        let slot = tx.slot(seq);
+        tokio::spawn(async move {
+            if seq % 2 == 1 {
+                return; // fails fast: the slot is dropped, its seq given up
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            slot.send(seq).await.unwrap();
+        });
+    }
+    drop(tx);
+    let got = drain(rx).await;
+    let missing = accounted(0, 100, &got);
+    assert_eq!(missing, (0..100).filter(|s| s % 2 == 1).collect::<Vec<_>>());
+    assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 50);
+}
+
+/// Issue 9, repro 1c: parked `SeqSlot::send` futures cancelled en masse give their seqs up;
+/// that must not push the healthy values out either.
+#[tokio::test(start_paused = true)]
+async fn cancelled_parked_slot_sends_never_displace_values() {
+    let (tx, rx) = channel(4);
+    // Seqs 4..40 are beyond the window: their sends park, then are cancelled.
+    let mut cancelled = Vec::new();
+    for seq in 4..40u64 {
+        let slot = tx.slot(seq);
+        cancelled.push(tokio::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_millis(5), slot.send(seq)).await;
+        }));
+    }
+    for task in cancelled {
+        task.await.unwrap();
+    }
+    for seq in 0..4u64 {
+        tx.send(seq, seq).await.unwrap();
+    }
+    let last = tx.clone();
+    tokio::spawn(async move { last.send(40, 40).await.unwrap() }); // parks until 37 passes
+    drop(tx);
+    let got = drain(rx).await;
+    let missing = accounted(0, 41, &got);
+    assert_eq!(missing, (4..40).collect::<Vec<_>>());
+}
+
+/// A flood of a million give-ups one by one, far ahead of a window of 2, while values
+/// trickle in: no value is lost, the give-ups come out as one range.
+#[tokio::test]
+async fn a_flood_of_single_give_ups_stays_compact_and_harmless() {
+    let (tx, mut rx) = channel(2);
+    for seq in 10..1_000_010u64 {
+        tx.give_up(seq).unwrap();
+    }
+    for seq in 0..10u64 {
+        tx.send(seq, seq).await.unwrap();
+        assert_eq!(within(rx.recv()).await, Some(Ok(seq)));
+    }
+    assert_eq!(rx.buffered_len(), 0, "give-ups are never held as values");
+    assert_eq!(
+        within(rx.recv()).await,
+        Some(Err(ReorderError::Missing(10..1_000_010)))
+    );
+    // The watermark jumped with the report: the far seq is inside the window now.
+    within(tx.send(1_000_010, 1_000_010)).await.unwrap();
+    assert_eq!(within(rx.recv()).await, Some(Ok(1_000_010)));
+}
+
+#[tokio::test]
+async fn give_up_range_is_reported_as_a_range_split_only_around_sent_values() {
+    let (tx, rx) = channel(8);
+    tx.send(5, 5).await.unwrap(); // sent before the range that covers it: it wins
+    tx.give_up_range(2..9).unwrap();
+    tx.give_up_range(20..20).unwrap(); // empty: nothing
+    tx.send(0, 0).await.unwrap();
+    tx.send(1, 1).await.unwrap();
+    drop(tx);
+    assert_eq!(
+        drain(rx).await,
+        [
+            Ok(0),
+            Ok(1),
+            Err(ReorderError::Missing(2..5)),
+            Ok(5),
+            Err(ReorderError::Missing(6..9)),
+        ],
+        "explicit give-ups are reported even past the last value"
+    );
+}
+
+#[tokio::test]
+async fn a_give_up_range_to_u64_max_ends_without_overflow() {
+    let (tx, rx) = channel_with(ReorderConfig::new().first_seq(u64::MAX - 3).window(2));
+    tx.send(u64::MAX - 3, 0u8).await.unwrap();
+    tx.give_up_range(u64::MAX - 2..u64::MAX).unwrap();
+    tx.give_up(u64::MAX).unwrap();
+    drop(tx);
+    assert_eq!(
+        drain(rx).await,
+        [Ok(0), Err(ReorderError::Missing(u64::MAX - 2..u64::MAX))]
+    );
+}
+
+#[tokio::test]
+async fn give_up_range_fails_like_a_send_when_the_receiver_is_gone() {
+    let (tx, rx) = channel::<u8>(2);
+    drop(rx);
+    let err = tx.give_up_range(7..9).unwrap_err();
+    assert_eq!(err.seq, 7);
+}
+
+// ---------------------------------------------------------------------------------------
+// Lanes: a dead producer that owns a stripe
+// ---------------------------------------------------------------------------------------
+
+/// Issue 9, repro 2: four striped producers, window 4; one dies after 10 values. The
+/// others used to park at the window holding their senders, and the receiver waited for
+/// ever. Multi-thread, so the lanes really run in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lane_among_striped_producers_costs_one_missing_per_seq() {
+    quiet_injected_panics();
+    let (tx, rx) = channel(4);
+    let rounds = 2_000u64;
+    for producer in 0..4u64 {
+        let mut lane = tx.lane(producer, 4);
+        tokio::spawn(async move {
+            for round in 0..rounds {
+                if producer == 2 && round == 10 {
+                    panic!("injected: producer 2 dies");
+                }
+                let seq = lane.next_seq();
+                lane.send(seq).await.unwrap();
+            }
+        });
+    }
+    drop(tx);
+    let got = drain(rx).await;
+    // Producer 3 sends the highest seq: 4 × (rounds - 1) + 3.
+    let missing = accounted(0, 4 * rounds, &got);
+    let dead: Vec<u64> = (10..rounds).map(|round| 4 * round + 2).collect();
+    assert_eq!(missing, dead);
+}
+
+/// The same with no head-of-line timeout and every other producer parked at the window
+/// when the lane dies: the dead lane's positions are reported as soon as a parked sender
+/// shows that something comes after them.
+#[tokio::test(start_paused = true)]
+async fn a_lane_dropped_while_its_siblings_are_parked_frees_them() {
+    let (tx, rx) = channel(1);
+    let dead = tx.lane(0, 2); // 0, 2, 4, …
+    let mut live = tx.lane(1, 2); // 1, 3, 5, …
+    drop(tx);
+    let sender = tokio::spawn(async move {
+        for _ in 0..50 {
+            let seq = live.next_seq();
+            live.send(seq).await.unwrap(); // parks: seq 0 is never sent
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(!sender.is_finished(), "the live lane waits behind seq 0");
+    drop(dead); // its producer is gone: 0, 2, 4, … will never come
+    let got = drain(rx).await;
+    sender.await.unwrap();
+    let missing = accounted(0, 100, &got);
+    assert_eq!(missing, (0..100).step_by(2).collect::<Vec<_>>());
+}
+
+/// A lane whose task is cancelled (aborted) mid-send gives its stripe up too.
+#[tokio::test(start_paused = true)]
+async fn an_aborted_lane_task_gives_its_stripe_up() {
+    let (tx, rx) = channel(2);
+    let mut doomed = tx.lane(1, 3); // 1, 4, 7, …
+    let doomed_task = tokio::spawn(async move {
+        let seq = doomed.next_seq();
+        doomed.send(seq).await.unwrap(); // 1: admitted
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    });
+    let mut others = Vec::new();
+    for first in [0, 2] {
+        let mut lane = tx.lane(first, 3);
+        others.push(tokio::spawn(async move {
+            while lane.next_seq() < 30 {
+                let seq = lane.next_seq();
+                lane.send(seq).await.unwrap();
+            }
+        }));
+    }
+    drop(tx);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    doomed_task.abort();
+    let got = drain(rx).await;
+    for task in others {
+        task.await.unwrap();
+    }
+    // The others sent up to 29 (lane 2: 2, 5, …, 29); the dead stripe is reported up to
+    // there and no further.
+    let missing = accounted(0, 30, &got);
+    assert_eq!(missing, (4..30).step_by(3).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_lane_sends_along_its_stripe_and_fails_like_a_sender() {
+    let (tx, mut rx) = channel(16);
+    let mut lane = tx.lane(3, 5);
+    assert_eq!((lane.next_seq(), lane.step()), (3, 5));
+    tx.give_up_range(0..3).unwrap();
+    lane.send('a').await.unwrap();
+    assert_eq!(lane.next_seq(), 8);
+    assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..3))));
+    assert_eq!(rx.recv().await, Some(Ok('a')));
+    // Beyond the window: try_send hands the value back and the lane keeps its seq.
+    let mut far = tx.lane(100, 1);
+    match far.try_send('z') {
+        Err(TrySendError::Full(e)) => assert_eq!((e.seq, e.value), (100, 'z')),
+        other => panic!("expected Full, got {other:?}"),
+    }
+    assert_eq!(far.next_seq(), 100);
+    drop(rx);
+    let err = lane.send('b').await.unwrap_err();
+    assert_eq!((err.seq, err.value), (8, 'b'));
+}
+
+#[tokio::test]
+async fn a_lane_at_u64_max_is_exhausted_not_overflowed() {
+    let (tx, mut rx) = channel_with(ReorderConfig::new().first_seq(u64::MAX - 4));
+    let mut lane = tx.lane(u64::MAX - 4, 2); // MAX-4, MAX-2, MAX
+    let mut other = tx.lane(u64::MAX - 3, 2); // MAX-3, MAX-1
+    for v in 0..3u8 {
+        lane.send(v).await.unwrap();
+    }
+    assert!(lane.is_exhausted());
+    assert_eq!(lane.next_seq(), u64::MAX);
+    let err = lane.send(9).await.unwrap_err();
+    assert_eq!((err.seq, err.value), (u64::MAX, 9));
+    other.send(10).await.unwrap();
+    drop(other); // gives MAX-1 up
+    drop((lane, tx));
+    let got = within(async {
+        let mut got = Vec::new();
+        while let Some(item) = rx.recv().await {
+            got.push(item);
+        }
+        got
+    })
+    .await;
+    assert_eq!(
+        got,
+        [
+            Ok(0),
+            Ok(10),
+            Ok(1),
+            Err(ReorderError::Missing(u64::MAX - 1..u64::MAX)),
+            Ok(2)
+        ]
+    );
+}
+
+#[test]
+#[should_panic(expected = "step must be at least 1")]
+fn a_lane_with_step_zero_panics() {
+    let (tx, _rx) = channel::<u8>(4);
+    let _lane = tx.lane(0, 0);
+}
+
+/// A stripe is open-ended: with no sender waiting and nothing after it, its positions are
+/// not reported (the receiver waits, as for any seq nobody sent yet); once every sender is
+/// gone the stream ends after the highest seq sent or given up explicitly.
+#[test]
+fn an_open_stripe_is_reported_only_as_far_as_something_comes_after_it() {
+    let (tx, rx) = channel::<u64>(8);
+    let mut rx = spawn(rx);
+    tx.lane(0, 2).give_up(); // 0, 2, 4, … given up
+    assert_pending!(rx.poll_next(), "nothing is known to come after seq 0");
+    tx.try_send(1, 1).unwrap();
+    assert!(rx.is_woken());
+    assert_ready_eq!(rx.poll_next(), Some(Err(ReorderError::Missing(0..1))));
+    assert_ready_eq!(rx.poll_next(), Some(Ok(1)));
+    assert_pending!(rx.poll_next());
+    tx.give_up_range(5..6).unwrap();
+    assert!(rx.is_woken());
+    assert_ready_eq!(rx.poll_next(), Some(Err(ReorderError::Missing(2..3))));
+    assert_pending!(rx.poll_next(), "3 may still come");
+    drop(tx);
+    assert!(rx.is_woken());
+    assert_ready_eq!(rx.poll_next(), Some(Err(ReorderError::Missing(3..6))));
+    assert!(rx.is_terminated());
+    assert_ready_eq!(rx.poll_next(), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// Smaller contract bugs
+// ---------------------------------------------------------------------------------------
+
+/// Issue 9, repro 5: the lower bound of `size_hint` counted a give-up that is then dropped
+/// silently.
+#[tokio::test]
+async fn size_hint_lower_bound_never_exceeds_what_comes_out() {
+    let (tx, rx) = channel(4);
+    tx.send(0, 'a').await.unwrap();
+    tx.give_up(0).unwrap();
+    drop(tx);
+    let (lower, _) = rx.size_hint();
+    let got = drain(rx).await;
+    assert_eq!(got, [Ok('a')]);
+    assert!(
+        lower <= got.len(),
+        "size_hint lower {lower} > {} items",
+        got.len()
+    );
+}
+
+/// Issue 9, repro 6: `channel(usize::MAX)` has a window, and says so.
+#[test]
+fn a_window_of_usize_max_is_still_a_window() {
+    let (tx, _rx) = channel::<u8>(usize::MAX);
+    assert_eq!(tx.window(), Some(usize::MAX as u64));
+    let (tx, _rx) = channel_with::<u8>(ReorderConfig::new());
+    assert_eq!(tx.window(), None);
+}
+
+/// Issue 9, repro 3: `head_timeout(Duration::MAX)` panicked with an overflow when the
+/// clock started. A timeout too long to represent means "never".
+#[tokio::test(start_paused = true)]
+async fn a_head_timeout_of_duration_max_never_fires_and_never_panics() {
+    let config = ReorderConfig::new().window(4).head_timeout(Duration::MAX);
+    let (tx, rx) = channel_with(config);
+    let mut rx = spawn(rx);
+    tx.send(1, 'b').await.unwrap();
+    assert_pending!(rx.poll_next());
+    tokio::time::sleep(Duration::from_secs(10 * 365 * 24 * 3600)).await;
+    assert_pending!(rx.poll_next(), "ten years on, still waiting for seq 0");
+    tx.send(0, 'a').await.unwrap();
+    assert_ready_eq!(rx.poll_next(), Some(Ok('a')));
+    assert_ready_eq!(rx.poll_next(), Some(Ok('b')));
+}
+
+/// A head-of-line timeout still skips a never-sent head; the markers beyond it stop the
+/// skip, so given-up seqs are reported as such and nothing later is jumped over.
+#[tokio::test(start_paused = true)]
+async fn the_head_timeout_skips_only_up_to_the_first_known_seq() {
+    let config = ReorderConfig::new()
+        .window(4)
+        .head_timeout(Duration::from_secs(1));
+    let (tx, rx) = channel_with(config);
+    tx.give_up_range(3..5).unwrap(); // 0..3 are never sent; nothing else is known
+    let pending = tx.clone();
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        pending.send(5, 'f').await.unwrap();
+    });
+    drop(tx);
+    let got = drain(rx).await;
+    late.await.unwrap();
+    assert_eq!(
+        got,
+        [
+            Err(ReorderError::Missing(0..3)),
+            Err(ReorderError::Missing(3..5)),
+            Ok('f')
+        ]
+    );
+}
+
+/// Issue 9, repro 6: a waker whose last reference owns the receiver was dropped while the
+/// channel's lock was held; dropping the receiver takes that lock, so it deadlocked.
+#[test]
+fn a_replaced_waker_that_owns_the_receiver_is_dropped_outside_the_lock() {
+    struct Owning(#[allow(dead_code)] Receiver<u8>);
+    impl Wake for Owning {
+        fn wake(self: Arc<Self>) {}
+    }
+    let done = std::sync::mpsc::channel();
+    let (finished, wait) = done;
+    std::thread::spawn(move || {
+        let (tx, rx) = channel::<u8>(1);
+        let owner = Arc::new(Owning(rx));
+        let mut send = Box::pin(tx.send(5, 5)); // beyond the window: parks
+        let waker = Waker::from(owner);
+        assert!(send
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        drop(waker); // the parked entry now holds the last reference to the receiver
+        let other = Waker::noop();
+        // Replacing the waker drops the receiver, which closes the channel.
+        let polled = send.as_mut().poll(&mut Context::from_waker(other));
+        assert!(matches!(polled, Poll::Pending | Poll::Ready(Err(_))));
+        finished.send(()).unwrap();
+    });
+    wait.recv_timeout(Duration::from_secs(10))
+        .expect("deadlock: a waker was dropped under the channel's lock");
+}
