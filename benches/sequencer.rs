@@ -10,7 +10,7 @@
 //!   `Mutex<u64>` + `Condvar::notify_all`, n = 100 and 1,000 (10,000 threads per iteration
 //!   would mostly measure thread creation and the machine's limits).
 //!
-//! Run: `cargo bench --bench sequencer`.
+//! Run: `cargo bench -p reorder-benches --bench sequencer`.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};

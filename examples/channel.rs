@@ -7,63 +7,79 @@
 //! cargo run --release --example channel -- --producers 8 --items 1000 --window 16
 //! ```
 //!
-//! Flags: `--producers N` (4), `--items N` (24), `--window N` (8), `--seed N` (7).
+//! Flags (`--help` lists them): `--producers N` (4), `--items N` (24), `--window N` (8),
+//! `--max-latency-ms N` (each item takes 0..=N ms to produce; 30, or less for big runs so
+//! that a run takes a few seconds), `--seed N` (7), `--quiet` (summary only). Past 60
+//! items it shows progress (a bar on a terminal, a line every 10% otherwise) instead of
+//! one line per event.
 
 #[path = "common/mod.rs"]
-mod common;
+pub mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clap::Parser;
 use rand::{rngs::StdRng, RngExt, SeedableRng};
 use tokio::time::Instant;
 
-use common::{ms, say, Out};
+use common::{ms, say, Out, Progress};
 
 /// Above this many items, print a summary only.
 const MAX_EVENT_LINES: usize = 60;
 
-/// What the run was asked to do.
-#[derive(Clone, Debug)]
+/// Most items or producers a run may ask for.
+const MAX_COUNT: usize = 10_000_000;
+/// Longest per-item latency a run may ask for.
+const MAX_LATENCY_MS: u64 = 60_000;
+/// The per-item latency of the small demo runs.
+const DEMO_LATENCY_MS: u64 = 30;
+/// What the default latency aims at for a whole run, in milliseconds.
+const TARGET_RUN_MS: u64 = 5_000;
+
+/// Producers in several tasks send `(seq, value)` through a reorder channel in any order;
+/// one consumer receives the values strictly in order.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "channel")]
 pub struct Args {
+    /// Producer tasks; producer p sends seqs p, p + producers, ...
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = common::count(MAX_COUNT))]
     pub producers: usize,
+    /// Items to send in all
+    #[arg(long, value_name = "N", default_value_t = 24, value_parser = common::count(MAX_COUNT))]
     pub items: usize,
+    /// How far ahead of the consumer a send may run before it waits
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = common::count(MAX_COUNT))]
     pub window: usize,
+    /// Each item takes a random 0..=MS milliseconds to produce [default: 30, less for big
+    /// runs so that a run takes about 5 s]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(..=MAX_LATENCY_MS))]
+    pub max_latency_ms: Option<u64>,
+    /// Seed of the random latencies
+    #[arg(long, value_name = "N", default_value_t = 7)]
     pub seed: u64,
+    /// Print the summary only
+    #[arg(long)]
+    pub quiet: bool,
 }
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            producers: 4,
-            items: 24,
-            window: 8,
-            seed: 7,
-        }
-    }
-}
-
-const USAGE: &str = "usage: channel [--producers N] [--items N] [--window N] [--seed N]";
 
 impl Args {
-    /// Parses `--flag value` pairs; unknown flags, bad numbers and zeros are errors.
-    pub fn parse(argv: impl Iterator<Item = String>) -> Result<Self, String> {
-        let mut args = Self::default();
-        common::parse_flags(argv, USAGE, &[], |flag, value| {
-            match flag {
-                "--producers" => args.producers = common::number(flag, value)?,
-                "--items" => args.items = common::number(flag, value)?,
-                "--window" => args.window = common::number(flag, value)?,
-                "--seed" => args.seed = common::number(flag, value)?,
-                _ => return Err(format!("unknown flag {flag}")),
-            }
-            Ok(())
-        })?;
-        if args.producers == 0 || args.window == 0 {
-            return Err("--producers and --window must be at least 1".to_owned());
-        }
-        Ok(args)
+    /// Parses the flags after the program name: unknown flags, bad numbers and zeros are
+    /// errors; `--help` is an error of kind `DisplayHelp`.
+    pub fn from_flags(argv: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
+        Self::try_parse_from(std::iter::once("channel".to_owned()).chain(argv))
+    }
+
+    /// The per-item latency bound: `--max-latency-ms`, or by default 30 ms, lowered for
+    /// big runs so that each producer's share takes about [`TARGET_RUN_MS`] (0 for
+    /// `--items 100000`: the producers only yield between sends).
+    pub fn max_latency_ms(&self) -> u64 {
+        self.max_latency_ms.unwrap_or_else(|| {
+            let per_producer = self.items.div_ceil(self.producers) as u64;
+            // A producer's items take max / 2 on average each.
+            DEMO_LATENCY_MS.min(2 * TARGET_RUN_MS / per_producer)
+        })
     }
 }
 
@@ -82,15 +98,20 @@ pub struct Report {
 
 /// Runs the demo, writing what a person should see to `out`.
 pub async fn run(args: &Args, out: Out) -> Report {
-    let verbose = args.items <= MAX_EVENT_LINES;
-    say!(
-        out,
-        "{} producers send {} items (producer p owns seqs p, p+{}, ...), window {}\n",
-        args.producers,
-        args.items,
-        args.producers,
-        args.window
-    );
+    let verbose = !args.quiet && args.items <= MAX_EVENT_LINES;
+    let max_latency_ms = args.max_latency_ms();
+    if !args.quiet {
+        say!(
+            out,
+            "{} producers send {} items (producer p owns seqs p, p+{}, ...), window {}, \
+             each item takes 0..={} ms to produce\n",
+            args.producers,
+            args.items,
+            args.producers,
+            args.window,
+            max_latency_ms
+        );
+    }
     let start = Instant::now();
     let (tx, mut rx) = reorder::channel::<String>(args.window);
     let sent = Arc::new(Mutex::new(Vec::with_capacity(args.items)));
@@ -102,8 +123,13 @@ pub async fn run(args: &Args, out: Out) -> Report {
         let stride = args.producers;
         tokio::spawn(async move {
             for seq in (producer as u64..items).step_by(stride) {
-                let work = Duration::from_millis(rng.random_range(0..=30));
-                tokio::time::sleep(work).await;
+                let work = Duration::from_millis(rng.random_range(0..=max_latency_ms));
+                if work.is_zero() {
+                    // No latency: still let the other producers race this one.
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(work).await;
+                }
                 let value = format!("item {seq} from producer {producer}");
                 // `try_send` first only to count the sends the window holds back.
                 let value = match tx.try_send(seq, value) {
@@ -128,6 +154,11 @@ pub async fn run(args: &Args, out: Out) -> Report {
     drop(tx);
 
     let mut received = Vec::with_capacity(args.items);
+    let mut progress = if verbose || args.quiet {
+        Progress::hidden()
+    } else {
+        Progress::new(&out, args.items, "received in order")
+    };
     while let Some(item) = rx.recv().await {
         let value = item.expect("every seq is sent exactly once");
         let seq: u64 = value
@@ -144,7 +175,9 @@ pub async fn run(args: &Args, out: Out) -> Report {
             );
         }
         received.push(seq);
+        progress.set(received.len(), || format!("held: {}", rx.buffered_len()));
     }
+    drop(progress);
     let sent = std::mem::take(&mut *sent.lock().unwrap());
     Report {
         sent,
@@ -192,9 +225,9 @@ pub fn print_report(args: &Args, report: &Report, out: &Out) {
 
 #[tokio::main]
 async fn main() {
-    let args = common::args_or_exit(Args::parse);
-    let out = common::stdout();
-    let report = run(&args, Arc::clone(&out)).await;
+    let args = common::args_or_exit(Args::from_flags);
+    let out = Out::stdout();
+    let report = run(&args, out.clone()).await;
     print_report(&args, &report, &out);
     if !report.received.iter().copied().eq(0..args.items as u64) {
         std::process::exit(1);

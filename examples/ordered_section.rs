@@ -10,59 +10,82 @@
 //! cargo run --release --example ordered_section -- --tasks 12 --fail 5 --seed 3
 //! ```
 //!
-//! Flags: `--tasks N` (8), `--fail N` (task that fails before its turn; 3; `none` for
-//! none), `--seed N` (7).
+//! Flags (`--help` lists them): `--tasks N` (8), `--fail N` (the task that fails before
+//! its turn, below `--tasks`; 3; `none` for none), `--seed N` (7), `--quiet` (summary
+//! only). Past 20 tasks it shows progress (a bar on a terminal, a line every 10%
+//! otherwise) instead of one line per event, and summarises the timeline and the orders.
 
 #[path = "common/mod.rs"]
-mod common;
+pub mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use rand::{rngs::StdRng, RngExt, SeedableRng};
 use reorder::Sequencer;
 use tokio::time::Instant;
 
-use common::{ms, say, Out};
+use common::{ms, say, Out, Progress};
 
 /// Width of the timeline's bar.
 const TIMELINE_COLUMNS: usize = 60;
 
-/// What the run was asked to do.
-#[derive(Clone, Debug)]
+/// Most tasks a run may ask for.
+const MAX_TASKS: usize = 100_000;
+/// Above this many tasks, print progress, the first rows of the timeline and the first
+/// seqs of each order, not everything.
+const MAX_ROWS: usize = 20;
+
+/// Tasks do their work concurrently, run one middle section strictly in order, then
+/// finish concurrently; a task that fails before its turn gives the turn up.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "ordered_section")]
 pub struct Args {
+    /// How many tasks to run
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = common::count(MAX_TASKS))]
     pub tasks: usize,
-    pub fail: Option<usize>,
+    /// The task (0 to tasks - 1) that fails before its turn, or `none`
+    #[arg(long, value_name = "N|none", default_value = "3", value_parser = parse_fail)]
+    pub fail: std::option::Option<usize>,
+    /// Seed of the random durations
+    #[arg(long, value_name = "N", default_value_t = 7)]
     pub seed: u64,
+    /// Print the summary only
+    #[arg(long)]
+    pub quiet: bool,
 }
 
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            tasks: 8,
-            fail: Some(3),
-            seed: 7,
-        }
+/// `none`, or a task number.
+fn parse_fail(value: &str) -> Result<Option<usize>, String> {
+    match value {
+        "none" => Ok(None),
+        n => n
+            .parse()
+            .map(Some)
+            .map_err(|_| "expected a task number or `none`".to_owned()),
     }
 }
 
-const USAGE: &str = "usage: ordered_section [--tasks N] [--fail N|none] [--seed N]";
-
 impl Args {
-    /// Parses `--flag value` pairs; unknown flags and bad numbers are errors.
-    pub fn parse(argv: impl Iterator<Item = String>) -> Result<Self, String> {
-        let mut args = Self::default();
-        common::parse_flags(argv, USAGE, &[], |flag, value| {
-            match flag {
-                "--tasks" => args.tasks = common::number(flag, value)?,
-                "--fail" if value == "none" => args.fail = None,
-                "--fail" => args.fail = Some(common::number(flag, value)?),
-                "--seed" => args.seed = common::number(flag, value)?,
-                _ => return Err(format!("unknown flag {flag}")),
-            }
-            Ok(())
-        })?;
+    /// Parses the flags after the program name: unknown flags, bad numbers, zero tasks and
+    /// a `--fail` that names no task are errors; `--help` is an error of kind
+    /// `DisplayHelp`.
+    pub fn from_flags(argv: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
+        let args = Self::try_parse_from(std::iter::once("ordered_section".to_owned()).chain(argv))?;
+        if let Some(fail) = args.fail.filter(|&f| f >= args.tasks) {
+            return Err(Self::command().error(
+                ErrorKind::ValueValidation,
+                format!(
+                    "--fail {fail} names no task: --tasks {} runs tasks 0 to {} \
+                     (use --fail none for no failure)",
+                    args.tasks,
+                    args.tasks - 1
+                ),
+            ));
+        }
         Ok(args)
     }
 }
@@ -116,15 +139,18 @@ pub async fn run(args: &Args, out: Out) -> Report {
             )
         })
         .collect();
-    say!(
-        out,
-        "{} tasks: concurrent work, then an ordered section, then concurrent work; {}\n",
-        args.tasks,
-        match args.fail {
-            Some(i) => format!("task {i} fails before its turn"),
-            None => "no task fails".to_owned(),
-        }
-    );
+    let verbose = !args.quiet && args.tasks <= MAX_ROWS;
+    if !args.quiet {
+        say!(
+            out,
+            "{} tasks: concurrent work, then an ordered section, then concurrent work; {}\n",
+            args.tasks,
+            match args.fail {
+                Some(i) => format!("task {i} fails before its turn"),
+                None => "no task fails".to_owned(),
+            }
+        );
+    }
 
     let start = Instant::now();
     let sequencer = Sequencer::new();
@@ -136,7 +162,7 @@ pub async fn run(args: &Args, out: Out) -> Report {
     for (i, &(work, section, rest)) in plan.iter().enumerate() {
         // Tickets are taken in the order the sections must run.
         let ticket = sequencer.ticket();
-        let (shared, out) = (Arc::clone(&shared), Arc::clone(&out));
+        let (shared, out) = (Arc::clone(&shared), out.clone());
         let fails = args.fail == Some(i);
         handles.push(tokio::spawn(async move {
             let seq = ticket.seq();
@@ -147,7 +173,9 @@ pub async fn run(args: &Args, out: Out) -> Report {
             shared.work_order.lock().unwrap().push(seq);
             shared.phases.lock().unwrap()[i].work_done = start.elapsed();
             if fails {
+                if verbose {
                 say!(out, "{:>5} ms  task {seq} failed before its turn: its ticket is dropped, the turn passes on", ms(start.elapsed()));
+            }
                 shared.phases.lock().unwrap()[i].finished = start.elapsed();
                 return Err(format!("task {seq} failed"));
             }
@@ -157,12 +185,16 @@ pub async fn run(args: &Args, out: Out) -> Report {
             if shared.in_section.fetch_add(1, Ordering::SeqCst) > 0 {
                 shared.overlapped.fetch_add(1, Ordering::SeqCst);
             }
-            say!(out, "{:>5} ms  task {seq} is running its ordered section", ms(began));
+            if verbose {
+                say!(out, "{:>5} ms  task {seq} is running its ordered section", ms(began));
+            }
             shared.section_order.lock().unwrap().push(seq);
             tokio::time::sleep(section).await;
             shared.in_section.fetch_sub(1, Ordering::SeqCst);
             let ended = start.elapsed();
-            say!(out, "{:>5} ms  task {seq} done with its section, turn passes to the next ticket", ms(ended));
+            if verbose {
+                say!(out, "{:>5} ms  task {seq} done with its section, turn passes to the next ticket", ms(ended));
+            }
             drop(turn);
 
             tokio::time::sleep(rest).await;
@@ -172,10 +204,21 @@ pub async fn run(args: &Args, out: Out) -> Report {
             Ok(seq)
         }));
     }
-    for handle in handles {
+    let mut progress = if verbose || args.quiet {
+        Progress::hidden()
+    } else {
+        Progress::new(&out, args.tasks, "of the tasks done, in ticket order")
+    };
+    // Awaited in ticket order, which is the order the sections run in.
+    for (done, handle) in handles.into_iter().enumerate() {
         // The failing task's error is expected; a panic would be a bug.
         let _ = handle.await.expect("no task panics");
+        progress.set(done + 1, || {
+            let sections = shared.section_order.lock().unwrap().len();
+            format!("sections run so far: {sections}")
+        });
     }
+    drop(progress);
     let wall = start.elapsed();
     let sequential = plan.iter().map(|&(a, b, c)| a + b + c).sum();
     let take = |m: &Mutex<Vec<u64>>| std::mem::take(&mut *m.lock().unwrap());
@@ -193,25 +236,8 @@ pub async fn run(args: &Args, out: Out) -> Report {
 
 /// Prints the timeline and the summary.
 pub fn print_report(args: &Args, report: &Report, out: &Out) {
-    let scale = report.wall.as_secs_f64().max(1e-3) / TIMELINE_COLUMNS as f64;
-    let col = |d: Duration| ((d.as_secs_f64() / scale) as usize).min(TIMELINE_COLUMNS);
-    say!(
-        out,
-        "\ntimeline: - = concurrent work, . = waiting for its turn, # = ordered section, \
-             ~ = concluding work, x = failed (one column = {:.0} ms)",
-        scale * 1e3
-    );
-    for (i, p) in report.phases.iter().enumerate() {
-        let mut bar = "-".repeat(col(p.work_done));
-        match p.section {
-            Some((began, ended)) => {
-                bar.push_str(&".".repeat(col(began).saturating_sub(bar.len())));
-                bar.push_str(&"#".repeat(col(ended).saturating_sub(bar.len()).max(1)));
-                bar.push_str(&"~".repeat(col(p.finished).saturating_sub(bar.len())));
-            }
-            None => bar.push('x'),
-        }
-        say!(out, "  task {i:>2} |{bar}");
+    if !args.quiet {
+        print_timeline(report, out);
     }
     let expected: Vec<u64> = (0..args.tasks as u64)
         .filter(|&i| Some(i as usize) != args.fail)
@@ -219,13 +245,13 @@ pub fn print_report(args: &Args, report: &Report, out: &Out) {
     say!(out, "\nsummary");
     say!(
         out,
-        "  concurrent work finished in order: {:?}",
-        report.work_order
+        "  concurrent work finished in order: {}",
+        list(&report.work_order)
     );
     say!(
         out,
-        "  ordered sections ran in order:     {:?} ({})",
-        report.section_order,
+        "  ordered sections ran in order:     {} ({})",
+        list(&report.section_order),
         if report.section_order == expected {
             "in ticket order"
         } else {
@@ -255,10 +281,50 @@ pub fn print_report(args: &Args, report: &Report, out: &Out) {
     );
 }
 
+/// The timeline, one row per task; past [`MAX_ROWS`] tasks, the first rows only.
+fn print_timeline(report: &Report, out: &Out) {
+    let scale = report.wall.as_secs_f64().max(1e-3) / TIMELINE_COLUMNS as f64;
+    let col = |d: Duration| ((d.as_secs_f64() / scale) as usize).min(TIMELINE_COLUMNS);
+    say!(
+        out,
+        "\ntimeline: - = concurrent work, . = waiting for its turn, # = ordered section, \
+             ~ = concluding work, x = failed (one column = {:.0} ms)",
+        scale * 1e3
+    );
+    for (i, p) in report.phases.iter().enumerate().take(MAX_ROWS) {
+        let mut bar = "-".repeat(col(p.work_done));
+        match p.section {
+            Some((began, ended)) => {
+                bar.push_str(&".".repeat(col(began).saturating_sub(bar.len())));
+                bar.push_str(&"#".repeat(col(ended).saturating_sub(bar.len()).max(1)));
+                bar.push_str(&"~".repeat(col(p.finished).saturating_sub(bar.len())));
+            }
+            None => bar.push('x'),
+        }
+        say!(out, "  task {i:>2} |{bar}");
+    }
+    if report.phases.len() > MAX_ROWS {
+        say!(
+            out,
+            "  ... and {} more tasks (the first {MAX_ROWS} shown)",
+            report.phases.len() - MAX_ROWS
+        );
+    }
+}
+
+/// Seqs as a list; past [`MAX_ROWS`] of them, the first ones and how many more.
+fn list(seqs: &[u64]) -> String {
+    if seqs.len() <= MAX_ROWS {
+        return format!("{seqs:?}");
+    }
+    let head: Vec<String> = seqs[..MAX_ROWS].iter().map(u64::to_string).collect();
+    format!("[{}, ... {} more]", head.join(", "), seqs.len() - MAX_ROWS)
+}
+
 #[tokio::main]
 async fn main() {
-    let args = common::args_or_exit(Args::parse);
-    let out = common::stdout();
-    let report = run(&args, Arc::clone(&out)).await;
+    let args = common::args_or_exit(Args::from_flags);
+    let out = Out::stdout();
+    let report = run(&args, out.clone()).await;
     print_report(&args, &report, &out);
 }

@@ -7,72 +7,76 @@
 //! cargo run --release --example random_latency -- --tasks 10000 --limit 64 --max-latency-ms 20
 //! ```
 //!
-//! Flags: `--tasks N` (20), `--limit N` (8), `--window N` (4 × limit),
-//! `--max-latency-ms N` (400), `--seed N` (7), `--quiet` (summary only).
+//! Flags (`--help` lists them): `--tasks N` (20), `--limit N` (8), `--window N`
+//! (4 × limit, at least the limit), `--max-latency-ms N` (400), `--seed N` (7), `--quiet`
+//! (summary only). Past 60 tasks it shows progress (a bar on a terminal, a line every 10%
+//! otherwise) instead of one line per event, for the run and for the collect-then-sort
+//! baseline that follows it.
 
 #[path = "common/mod.rs"]
-mod common;
+pub mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use futures::StreamExt;
 use rand::{rngs::StdRng, RngExt, SeedableRng};
 use reorder::{OrderedExt, SpawnConfig};
 use tokio::time::Instant;
 
-use common::{ms, say, Out};
+use common::{ms, say, Out, Progress};
 
 /// Above this many tasks, print progress instead of one line per event.
 const MAX_EVENT_LINES: usize = 60;
 /// Width of the timeline's bar.
 const TIMELINE_COLUMNS: usize = 50;
 
-/// What the run was asked to do.
-#[derive(Clone, Debug)]
+/// Most tasks a run may ask for (each keeps a row for the report).
+const MAX_TASKS: usize = 1_000_000;
+/// Longest latency a run may ask for.
+const MAX_LATENCY_MS: u64 = 60_000;
+
+/// Tasks with random latencies finish in any order; their results come back strictly in
+/// order, each as soon as every earlier one is in.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "random_latency")]
 pub struct Args {
+    /// How many tasks to run
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = common::count(MAX_TASKS))]
     pub tasks: usize,
+    /// Most tasks running at once
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = common::count(MAX_TASKS))]
     pub limit: usize,
+    /// Most results waiting for an earlier one (at least --limit) [default: 4 × limit]
+    #[arg(long, value_name = "N", value_parser = common::count(usize::MAX))]
     pub window: Option<usize>,
+    /// Each task sleeps a random 0..=MS milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 400,
+          value_parser = clap::value_parser!(u64).range(..=MAX_LATENCY_MS))]
     pub max_latency_ms: u64,
+    /// Seed of the random latencies (same seed, same run)
+    #[arg(long, value_name = "N", default_value_t = 7)]
     pub seed: u64,
+    /// Print the summary only
+    #[arg(long)]
     pub quiet: bool,
 }
 
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            tasks: 20,
-            limit: 8,
-            window: None,
-            max_latency_ms: 400,
-            seed: 7,
-            quiet: false,
-        }
-    }
-}
-
 impl Args {
-    /// Parses `--flag value` pairs; unknown flags and bad numbers are errors.
-    pub fn parse(argv: impl Iterator<Item = String>) -> Result<Self, String> {
-        let mut args = Self::default();
-        common::parse_flags(argv, USAGE, &["--quiet"], |flag, value| {
-            match flag {
-                "--quiet" => args.quiet = true,
-                "--tasks" => args.tasks = common::number(flag, value)?,
-                "--limit" => args.limit = common::number(flag, value)?,
-                "--window" => args.window = Some(common::number(flag, value)?),
-                "--max-latency-ms" => args.max_latency_ms = common::number(flag, value)?,
-                "--seed" => args.seed = common::number(flag, value)?,
-                _ => return Err(format!("unknown flag {flag}")),
-            }
-            Ok(())
-        })?;
-        if args.limit == 0 {
-            return Err("--limit must be at least 1".to_owned());
-        }
-        if args.window.is_some_and(|w| w < args.limit) {
-            return Err("--window must be at least --limit".to_owned());
+    /// Parses the flags after the program name: unknown flags, bad numbers, zeros and a
+    /// window below the limit are errors; `--help` is an error of kind `DisplayHelp`.
+    pub fn from_flags(argv: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
+        let args = Self::try_parse_from(std::iter::once("random_latency".to_owned()).chain(argv))?;
+        if let Some(window) = args.window.filter(|&w| w < args.limit) {
+            return Err(Self::command().error(
+                ErrorKind::ValueValidation,
+                format!(
+                    "--window {window} is below --limit {}: the window must be at least the limit",
+                    args.limit
+                ),
+            ));
         }
         Ok(args)
     }
@@ -85,9 +89,6 @@ impl Args {
         }
     }
 }
-
-const USAGE: &str = "usage: random_latency [--tasks N] [--limit N] [--window N] \
-                     [--max-latency-ms N] [--seed N] [--quiet]";
 
 /// What happened to one task.
 #[derive(Clone, Copy, Debug)]
@@ -120,24 +121,26 @@ pub async fn run(args: &Args, out: Out) -> Report {
         .collect();
     let config = args.config();
     let verbose = !args.quiet && args.tasks <= MAX_EVENT_LINES;
-    say!(
-        out,
-        "{} tasks, limit {}, window {}, latency 0..={} ms, seed {}\n",
-        args.tasks,
-        config.get_limit(),
-        config.get_window(),
-        args.max_latency_ms,
-        args.seed
-    );
+    if !args.quiet {
+        say!(
+            out,
+            "{} tasks, limit {}, window {}, latency 0..={} ms, seed {}\n",
+            args.tasks,
+            config.get_limit(),
+            config.get_window(),
+            args.max_latency_ms,
+            args.seed
+        );
+    }
 
     let start = Instant::now();
     let completed = Arc::new(Mutex::new(Vec::with_capacity(args.tasks)));
     let mut ordered = futures::stream::iter(latencies.clone().into_iter().enumerate())
         .spawn_ordered_with(config, {
-            let out = Arc::clone(&out);
+            let out = out.clone();
             let completed = Arc::clone(&completed);
             move |(i, latency)| {
-                let out = Arc::clone(&out);
+                let out = out.clone();
                 let completed = Arc::clone(&completed);
                 async move {
                     tokio::time::sleep(latency).await;
@@ -153,7 +156,15 @@ pub async fn run(args: &Args, out: Out) -> Report {
 
     let mut rows = Vec::with_capacity(args.tasks);
     let mut emitted = Vec::with_capacity(args.tasks);
-    let progress_every = (args.tasks / 10).max(1);
+    // Big runs show progress instead of one line per event.
+    let progress = |out: &Out, what| {
+        if verbose || args.quiet {
+            Progress::hidden()
+        } else {
+            Progress::new(out, args.tasks, what)
+        }
+    };
+    let mut yielding = progress(&out, "yielded in order");
     while let Some(result) = ordered.next().await {
         let (i, finished) = result.expect("the demo's tasks do not fail");
         let yielded = start.elapsed();
@@ -170,22 +181,30 @@ pub async fn run(args: &Args, out: Out) -> Report {
                 ms(yielded),
                 ordered.buffered_len()
             );
-        } else if !args.quiet && emitted.len() % progress_every == 0 {
-            say!(
-                out,
-                "{:>6} ms   {:>3}% yielded in order ({} of {}), {} running, {} waiting",
-                ms(yielded),
-                emitted.len() * 100 / args.tasks,
-                emitted.len(),
-                args.tasks,
-                ordered.in_flight(),
-                ordered.buffered_len()
-            );
         }
+        yielding.set(emitted.len(), || {
+            let (running, waiting) = (ordered.in_flight(), ordered.buffered_len());
+            format!("{running} running, {waiting} waiting")
+        });
     }
+    drop(yielding);
     let wall = start.elapsed();
     let peak_buffered = ordered.peak_buffered();
-    let naive_wall = collect_then_sort(&latencies, args.limit).await;
+    if !args.quiet {
+        say!(
+            out,
+            "\nfor comparison, the tutorial's way: the same {} tasks (limit {}), every result \
+             collected, then sorted; nothing can be handled before the last one is in",
+            args.tasks,
+            args.limit
+        );
+    }
+    let naive_wall = collect_then_sort(
+        &latencies,
+        args.limit,
+        progress(&out, "of the baseline collected"),
+    )
+    .await;
     let completed = std::mem::take(&mut *completed.lock().unwrap());
     Report {
         first_result: rows.first().map_or(Duration::ZERO, |r| r.yielded),
@@ -201,7 +220,11 @@ pub async fn run(args: &Args, out: Out) -> Report {
 
 /// The tutorial's way: run everything (same concurrency limit), collect every result,
 /// then sort. Nothing can be handled before the last task is done.
-async fn collect_then_sort(latencies: &[Duration], limit: usize) -> Duration {
+async fn collect_then_sort(
+    latencies: &[Duration],
+    limit: usize,
+    mut progress: Progress,
+) -> Duration {
     let start = Instant::now();
     let permits = Arc::new(tokio::sync::Semaphore::new(limit));
     let mut set = tokio::task::JoinSet::new();
@@ -213,7 +236,12 @@ async fn collect_then_sort(latencies: &[Duration], limit: usize) -> Duration {
             i
         });
     }
-    let mut results = set.join_all().await;
+    let mut results = Vec::with_capacity(latencies.len());
+    while let Some(joined) = set.join_next().await {
+        results.push(joined.expect("the baseline's tasks do not fail"));
+        progress.set(results.len(), || "none handled yet".to_owned());
+    }
+    drop(progress);
     results.sort_unstable();
     assert!(results.iter().copied().eq(0..latencies.len()));
     start.elapsed()
@@ -222,7 +250,7 @@ async fn collect_then_sort(latencies: &[Duration], limit: usize) -> Duration {
 /// Prints the timeline and the summary.
 pub fn print_report(args: &Args, report: &Report, out: &Out) {
     let in_order = report.emitted.iter().copied().eq(0..args.tasks);
-    if !args.quiet && args.tasks <= MAX_EVENT_LINES && args.tasks > 0 {
+    if !args.quiet && args.tasks <= MAX_EVENT_LINES {
         let scale = report.wall.as_secs_f64().max(1e-3) / TIMELINE_COLUMNS as f64;
         say!(
             out,
@@ -289,9 +317,9 @@ pub fn print_report(args: &Args, report: &Report, out: &Out) {
 
 #[tokio::main]
 async fn main() {
-    let args = common::args_or_exit(Args::parse);
-    let out = common::stdout();
-    let report = run(&args, Arc::clone(&out)).await;
+    let args = common::args_or_exit(Args::from_flags);
+    let out = Out::stdout();
+    let report = run(&args, out.clone()).await;
     print_report(&args, &report, &out);
     if !report.emitted.iter().copied().eq(0..args.tasks) {
         std::process::exit(1);

@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""Print every criterion result of the last `cargo bench` run with its ratio to the
-anchor of its group, from target/criterion/<group>/<function>/new/estimates.json.
+"""Print every criterion result of the last `cargo bench -p reorder-benches` run with its
+ratio to the anchor of its group, from <target>/criterion/<group>/<function>/new/estimates.json,
+where <target> is $CARGO_TARGET_DIR if set, else the workspace's target/.
 
 usage: python3 scripts/ratios.py [GROUP_PREFIX ...]
 
 The first function of a group whose name starts with one of ANCHORS is the anchor;
 ratio = time / anchor time (below 1 is faster than the anchor)."""
 import json
+import os
 import pathlib
 import sys
 
 ANCHORS = ("mpsc_raw", "mpsc_hand_heap", "futures_buffered", "sequential", "notify_waiters", "condvar")
 
-root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+target = os.environ.get("CARGO_TARGET_DIR") or pathlib.Path(__file__).resolve().parent.parent / "target"
+root = pathlib.Path(target) / "criterion"
 prefixes = sys.argv[1:]
 rows = {}
 for est in sorted(root.glob("**/new/estimates.json")):

@@ -8,6 +8,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+
 #[allow(dead_code)]
 #[path = "../examples/random_latency.rs"]
 mod random_latency;
@@ -38,30 +40,39 @@ impl std::io::Write for Captured {
 }
 
 impl Captured {
-    fn out(&self) -> Arc<Mutex<dyn std::io::Write + Send>> {
-        Arc::new(Mutex::new(self.clone()))
-    }
-
     fn text(&self) -> String {
         String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
     }
 }
 
-fn args(list: &[&str]) -> impl Iterator<Item = String> {
-    list.iter()
-        .map(|s| (*s).to_owned())
-        .collect::<Vec<_>>()
-        .into_iter()
+/// Each example has its own copy of `examples/common`, so its own `Out`.
+macro_rules! out {
+    ($example:ident, $captured:expr) => {
+        $example::common::Out::new($captured.clone())
+    };
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The kind and the text of a parse error (clap's `--help` is an error too).
+fn parse_error<T: std::fmt::Debug>(result: Result<T, clap::Error>) -> (ErrorKind, String) {
+    let error = result.expect_err("the flags must be rejected");
+    (error.kind(), error.to_string())
 }
 
 #[tokio::test(start_paused = true)]
 async fn random_latency_yields_in_order_what_finished_out_of_order() {
-    let args = random_latency::Args::parse(args(&[])).unwrap();
+    let args = random_latency::Args::from_flags(args(&[])).unwrap();
     let captured = Captured::default();
-    let report = tokio::time::timeout(LIMIT, random_latency::run(&args, captured.out()))
-        .await
-        .expect("the demo finishes");
-    random_latency::print_report(&args, &report, &captured.out());
+    let report = tokio::time::timeout(
+        LIMIT,
+        random_latency::run(&args, out!(random_latency, captured)),
+    )
+    .await
+    .expect("the demo finishes");
+    random_latency::print_report(&args, &report, &out!(random_latency, captured));
 
     assert!(report.emitted.iter().copied().eq(0..args.tasks));
     let mut completed = report.completed.clone();
@@ -98,23 +109,57 @@ async fn random_latency_yields_in_order_what_finished_out_of_order() {
 
 #[tokio::test(start_paused = true)]
 async fn random_latency_shows_progress_for_many_tasks() {
-    let args = random_latency::Args::parse(args(&["--tasks", "2000", "--limit", "32"])).unwrap();
+    let args =
+        random_latency::Args::from_flags(args(&["--tasks", "2000", "--limit", "32"])).unwrap();
     let captured = Captured::default();
-    let report = tokio::time::timeout(LIMIT, random_latency::run(&args, captured.out()))
-        .await
-        .expect("the demo finishes");
-    random_latency::print_report(&args, &report, &captured.out());
+    let report = tokio::time::timeout(
+        LIMIT,
+        random_latency::run(&args, out!(random_latency, captured)),
+    )
+    .await
+    .expect("the demo finishes");
+    random_latency::print_report(&args, &report, &out!(random_latency, captured));
     assert!(report.emitted.iter().copied().eq(0..2000));
     assert!(report.peak_buffered <= 128);
     let text = captured.text();
+    // Ten lines for the run, ten for the baseline, the header and the summary.
     assert!(
-        text.lines().count() < 30,
+        text.lines().count() < 40,
         "progress, not one line per task:\n{text}"
     );
     assert!(
         text.contains("100% yielded in order (2000 of 2000)"),
         "{text}"
     );
+    // The collect-then-sort baseline says it is running, and shows its progress too.
+    let baseline = text
+        .find("for comparison, the tutorial's way: the same 2000 tasks")
+        .expect(&text);
+    assert!(
+        text[baseline..].contains("100% of the baseline collected (2000 of 2000)"),
+        "{text}"
+    );
+    assert!(
+        text[baseline..].contains(" 10% of the baseline collected"),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn random_latency_quiet_prints_the_summary_only() {
+    let args = random_latency::Args::from_flags(args(&["--tasks", "500", "--quiet"])).unwrap();
+    let captured = Captured::default();
+    let report = tokio::time::timeout(
+        LIMIT,
+        random_latency::run(&args, out!(random_latency, captured)),
+    )
+    .await
+    .expect("the demo finishes");
+    random_latency::print_report(&args, &report, &out!(random_latency, captured));
+    let text = captured.text();
+    assert!(text.trim_start().starts_with("summary"), "{text}");
+    assert!(!text.contains('%') && !text.contains("timeline"), "{text}");
+    assert!(text.contains("yielded in order:    yes (500 of 500 results)"));
 }
 
 #[test]
@@ -122,24 +167,178 @@ fn random_latency_rejects_bad_flags() {
     for bad in [
         &["--tasks"][..],
         &["--tasks", "many"],
+        &["--tasks", "-1"],
         &["--limit", "0"],
-        &["--limit", "8", "--window", "4"],
-        &["--colour", "blue"],
+        &["--window", "0"],
+        &["--max-latency-ms", "3600000"],
+        &["--quiet", "yes"],
     ] {
-        assert!(random_latency::Args::parse(args(bad)).is_err(), "{bad:?}");
+        let (kind, text) = parse_error(random_latency::Args::from_flags(args(bad)));
+        assert_ne!(kind, ErrorKind::DisplayHelp, "{bad:?}: {text}");
+        assert!(text.starts_with("error: "), "{bad:?}: {text}");
     }
-    let parsed = random_latency::Args::parse(args(&["--window", "64", "--seed", "3"])).unwrap();
-    assert_eq!((parsed.window, parsed.seed), (Some(64), 3));
+    let parsed =
+        random_latency::Args::from_flags(args(&["--window", "64", "--seed", "3"])).unwrap();
+    assert_eq!(
+        (parsed.window, parsed.seed, parsed.tasks),
+        (Some(64), 3, 20)
+    );
+}
+
+#[test]
+fn unknown_flags_are_rejected_not_taken_for_a_flag_missing_its_value() {
+    // The hand-written parser said "--bogus needs a value".
+    let errors = [
+        parse_error(random_latency::Args::from_flags(args(&["--bogus"]))),
+        parse_error(ordered_section::Args::from_flags(args(&["--bogus"]))),
+        parse_error(channel::Args::from_flags(args(&["--bogus"]))),
+        parse_error(random_latency::Args::from_flags(args(&[
+            "--colour", "blue",
+        ]))),
+    ];
+    for (kind, text) in errors {
+        assert_eq!(kind, ErrorKind::UnknownArgument, "{text}");
+        assert!(text.contains("unexpected argument '--"), "{text}");
+        assert!(!text.contains("needs a value"), "{text}");
+    }
+    // A near miss names the flag that was meant.
+    let (_, text) = parse_error(random_latency::Args::from_flags(args(&["--task", "3"])));
+    assert!(text.contains("'--tasks'"), "{text}");
+}
+
+#[test]
+fn help_is_generated_and_lists_every_flag() {
+    let helps = [
+        (
+            parse_error(random_latency::Args::from_flags(args(&["--help"]))),
+            &[
+                "--tasks",
+                "--limit",
+                "--window",
+                "--max-latency-ms",
+                "--seed",
+                "--quiet",
+            ][..],
+        ),
+        (
+            parse_error(ordered_section::Args::from_flags(args(&["-h"]))),
+            &["--tasks", "--fail", "--seed", "--quiet"],
+        ),
+        (
+            parse_error(channel::Args::from_flags(args(&["--help"]))),
+            &[
+                "--producers",
+                "--items",
+                "--window",
+                "--max-latency-ms",
+                "--seed",
+                "--quiet",
+            ],
+        ),
+    ];
+    for ((kind, text), flags) in helps {
+        assert_eq!(kind, ErrorKind::DisplayHelp, "{text}");
+        assert!(text.contains("Usage: "), "{text}");
+        for flag in flags {
+            assert!(text.contains(flag), "{flag} missing from:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn zero_counts_are_rejected_with_the_range() {
+    // `random_latency --tasks 0` printed "first result after 0 ms".
+    for (kind, text) in [
+        parse_error(random_latency::Args::from_flags(args(&["--tasks", "0"]))),
+        parse_error(ordered_section::Args::from_flags(args(&["--tasks", "0"]))),
+        parse_error(channel::Args::from_flags(args(&["--items", "0"]))),
+        parse_error(channel::Args::from_flags(args(&["--producers", "0"]))),
+        parse_error(channel::Args::from_flags(args(&["--window", "0"]))),
+    ] {
+        assert_eq!(kind, ErrorKind::ValueValidation, "{text}");
+        assert!(text.contains("invalid value '0'"), "{text}");
+        assert!(text.contains("0 is not in 1..="), "{text}");
+    }
+}
+
+#[test]
+fn window_below_limit_is_rejected_with_both_values() {
+    let (kind, text) = parse_error(random_latency::Args::from_flags(args(&[
+        "--limit", "8", "--window", "4",
+    ])));
+    assert_eq!(kind, ErrorKind::ValueValidation);
+    assert!(text.contains("--window 4 is below --limit 8"), "{text}");
+    // Equal is fine: `buffered`'s behaviour.
+    let parsed =
+        random_latency::Args::from_flags(args(&["--limit", "8", "--window", "8"])).unwrap();
+    assert_eq!(parsed.window, Some(8));
+}
+
+#[test]
+fn ordered_section_fail_must_name_one_of_the_tasks() {
+    // Was accepted: nothing failed, yet the summary expected task 5 to be missing.
+    let (kind, text) = parse_error(ordered_section::Args::from_flags(args(&[
+        "--fail", "5", "--tasks", "3",
+    ])));
+    assert_eq!(kind, ErrorKind::ValueValidation);
+    assert!(
+        text.contains("--fail 5 names no task: --tasks 3 runs tasks 0 to 2"),
+        "{text}"
+    );
+    // The default failing task (3) is outside a 3-task run too.
+    let (kind, _) = parse_error(ordered_section::Args::from_flags(args(&["--tasks", "3"])));
+    assert_eq!(kind, ErrorKind::ValueValidation);
+    let (kind, text) = parse_error(ordered_section::Args::from_flags(args(&["--fail", "x"])));
+    assert_eq!(kind, ErrorKind::ValueValidation);
+    assert!(text.contains("a task number or `none`"), "{text}");
+
+    let last = ordered_section::Args::from_flags(args(&["--fail", "2", "--tasks", "3"])).unwrap();
+    assert_eq!(last.fail, Some(2));
+    let none =
+        ordered_section::Args::from_flags(args(&["--tasks", "3", "--fail", "none"])).unwrap();
+    assert_eq!(none.fail, None);
+    let default = ordered_section::Args::from_flags(args(&[])).unwrap();
+    assert_eq!((default.tasks, default.fail), (8, Some(3)));
+}
+
+#[test]
+fn channel_default_latency_keeps_big_runs_short() {
+    let latency = |flags: &[&str]| {
+        channel::Args::from_flags(args(flags))
+            .unwrap()
+            .max_latency_ms()
+    };
+    // The demo sizes keep their 0..=30 ms.
+    assert_eq!(latency(&[]), 30);
+    assert_eq!(latency(&["--items", "300", "--producers", "6"]), 30);
+    // `--items 100000` took 6 min 53 s at 0..=30 ms per item: now no sleeping at all, and
+    // in between each producer's share is bounded to about 5 s on average.
+    assert_eq!(latency(&["--items", "100000"]), 0);
+    for items in [100usize, 1_000, 10_000, 50_000] {
+        let args = channel::Args::from_flags(args(&["--items", &items.to_string()])).unwrap();
+        let per_producer = items.div_ceil(args.producers) as u64;
+        assert!(per_producer * args.max_latency_ms() / 2 <= 5_000, "{items}");
+    }
+    // An explicit latency wins; an absurd one is rejected.
+    assert_eq!(latency(&["--items", "100000", "--max-latency-ms", "5"]), 5);
+    let (kind, _) = parse_error(channel::Args::from_flags(args(&[
+        "--max-latency-ms",
+        "3600000",
+    ])));
+    assert_eq!(kind, ErrorKind::ValueValidation);
 }
 
 #[tokio::test(start_paused = true)]
 async fn ordered_section_runs_sections_in_ticket_order_past_a_failed_task() {
-    let args = ordered_section::Args::parse(args(&[])).unwrap();
+    let args = ordered_section::Args::from_flags(args(&[])).unwrap();
     let captured = Captured::default();
-    let report = tokio::time::timeout(LIMIT, ordered_section::run(&args, captured.out()))
-        .await
-        .expect("a failed task must not stall the others");
-    ordered_section::print_report(&args, &report, &captured.out());
+    let report = tokio::time::timeout(
+        LIMIT,
+        ordered_section::run(&args, out!(ordered_section, captured)),
+    )
+    .await
+    .expect("a failed task must not stall the others");
+    ordered_section::print_report(&args, &report, &out!(ordered_section, captured));
 
     let expected: Vec<u64> = (0..8).filter(|&i| i != 3).collect();
     assert_eq!(report.section_order, expected);
@@ -164,12 +363,13 @@ async fn ordered_section_runs_sections_in_ticket_order_past_a_failed_task() {
 
 #[tokio::test(start_paused = true)]
 async fn ordered_section_without_failures_runs_every_section() {
-    let args =
-        ordered_section::Args::parse(args(&["--tasks", "30", "--fail", "none", "--seed", "11"]))
-            .unwrap();
+    let args = ordered_section::Args::from_flags(args(&[
+        "--tasks", "30", "--fail", "none", "--seed", "11",
+    ]))
+    .unwrap();
     let report = tokio::time::timeout(
         LIMIT,
-        ordered_section::run(&args, Captured::default().out()),
+        ordered_section::run(&args, out!(ordered_section, Captured::default())),
     )
     .await
     .unwrap();
@@ -179,7 +379,7 @@ async fn ordered_section_without_failures_runs_every_section() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_receives_in_order_from_racing_producers() {
-    let args = channel::Args::parse(args(&[
+    let args = channel::Args::from_flags(args(&[
         "--producers",
         "6",
         "--items",
@@ -189,10 +389,10 @@ async fn channel_receives_in_order_from_racing_producers() {
     ]))
     .unwrap();
     let captured = Captured::default();
-    let report = tokio::time::timeout(LIMIT, channel::run(&args, captured.out()))
+    let report = tokio::time::timeout(LIMIT, channel::run(&args, out!(channel, captured)))
         .await
         .expect("the demo finishes");
-    channel::print_report(&args, &report, &captured.out());
+    channel::print_report(&args, &report, &out!(channel, captured));
     assert!(report.received.iter().copied().eq(0..300));
     let mut sent = report.sent.clone();
     sent.sort_unstable();
@@ -205,7 +405,7 @@ async fn channel_receives_in_order_from_racing_producers() {
 
 #[tokio::test(start_paused = true)]
 async fn channel_window_holds_back_fast_producers() {
-    let args = channel::Args::parse(args(&[
+    let args = channel::Args::from_flags(args(&[
         "--producers",
         "4",
         "--items",
@@ -214,10 +414,98 @@ async fn channel_window_holds_back_fast_producers() {
         "2",
     ]))
     .unwrap();
-    let report = tokio::time::timeout(LIMIT, channel::run(&args, Captured::default().out()))
-        .await
-        .unwrap();
+    let report = tokio::time::timeout(
+        LIMIT,
+        channel::run(&args, out!(channel, Captured::default())),
+    )
+    .await
+    .unwrap();
     assert!(report.received.iter().copied().eq(0..200));
     assert!(report.waited > 0, "with window 2, some sends must wait");
     assert!(report.peak_buffered < 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn channel_big_run_shows_progress_lines_not_events() {
+    let args = channel::Args::from_flags(args(&["--items", "20000"])).unwrap();
+    let captured = Captured::default();
+    let report = tokio::time::timeout(LIMIT, channel::run(&args, out!(channel, captured)))
+        .await
+        .expect("the demo finishes");
+    channel::print_report(&args, &report, &out!(channel, captured));
+    assert!(report.received.iter().copied().eq(0..20_000));
+    let text = captured.text();
+    assert!(
+        text.lines().count() < 30,
+        "progress, not one line per item:\n{text}"
+    );
+    let header = format!(
+        "each item takes 0..={} ms to produce",
+        args.max_latency_ms()
+    );
+    assert!(text.contains(&header), "{text}");
+    for pct in [" 10%", " 50%", "100%"] {
+        assert!(
+            text.contains(&format!("{pct} received in order")),
+            "{pct}:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("100% received in order (20000 of 20000)"),
+        "{text}"
+    );
+    assert!(text.contains("received in order:  yes (20000 of 20000 items)"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn channel_quiet_prints_the_summary_only() {
+    let args = channel::Args::from_flags(args(&["--items", "40", "--quiet"])).unwrap();
+    let captured = Captured::default();
+    let report = tokio::time::timeout(LIMIT, channel::run(&args, out!(channel, captured)))
+        .await
+        .expect("the demo finishes");
+    channel::print_report(&args, &report, &out!(channel, captured));
+    let text = captured.text();
+    assert!(text.trim_start().starts_with("summary"), "{text}");
+    assert!(text.contains("received in order:  yes (40 of 40 items)"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ordered_section_summarises_big_runs() {
+    let args = ordered_section::Args::from_flags(args(&["--tasks", "200"])).unwrap();
+    let captured = Captured::default();
+    let report = tokio::time::timeout(
+        LIMIT,
+        ordered_section::run(&args, out!(ordered_section, captured)),
+    )
+    .await
+    .expect("the demo finishes");
+    ordered_section::print_report(&args, &report, &out!(ordered_section, captured));
+    let expected: Vec<u64> = (0..200).filter(|&i| i != 3).collect();
+    assert_eq!(report.section_order, expected);
+    assert_eq!(report.phases.len(), 200);
+
+    let text = captured.text();
+    assert!(
+        text.lines().count() < 60,
+        "a summary, not 200 rows:\n{text}"
+    );
+    assert!(!text.contains("is running its ordered section"), "{text}");
+    assert!(
+        text.contains(
+            "100% of the tasks done, in ticket order (200 of 200), sections run so far: 199"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  task 19 |"), "{text}");
+    assert!(!text.contains("  task 20 |"), "{text}");
+    assert!(text.contains("... and 180 more tasks"), "{text}");
+    assert!(
+        text.contains("[0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, ... 179 more] (in ticket order)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" 180 more]"),
+        "the work order is summarised too:\n{text}"
+    );
 }
