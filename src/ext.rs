@@ -4,7 +4,8 @@ use std::future::Future;
 
 use futures_core::Stream;
 
-use crate::{Reorder, ReorderConfig, Sequenced, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
+use crate::sequenced::Sequenced;
+use crate::{Reorder, ReorderConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 /// Adds [`ordered`](Self::ordered) and friends to every [`Stream`].
 ///

@@ -130,7 +130,10 @@ mod join_set;
 pub use join_set::OrderedJoinSet;
 
 mod reorder;
-pub use reorder::{Reorder, ReorderConfig, Sequenced};
+pub use reorder::{Reorder, ReorderConfig};
+
+mod sequenced;
+pub use sequenced::Sequenced;
 
 mod sequencer;
 pub use sequencer::{Sequencer, Ticket, Turn, Wait};
