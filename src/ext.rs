@@ -5,6 +5,7 @@ use std::future::Future;
 use futures_core::Stream;
 
 use crate::sequenced::Sequenced;
+use crate::spawn::BlockingConfig;
 use crate::{Reorder, ReorderConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 /// Adds [`ordered`](Self::ordered) and friends to every [`Stream`].
@@ -228,10 +229,30 @@ pub trait OrderedExt: Stream {
     }
 
     /// Like [`spawn_ordered_blocking`](Self::spawn_ordered_blocking), with a window; see
-    /// [`SpawnConfig`] (its task timeout does not apply to blocking closures).
+    /// [`BlockingConfig`].
+    ///
+    /// There is no task timeout here: a running blocking closure cannot be interrupted,
+    /// so `BlockingConfig` has no timeout to set (and a [`SpawnConfig`] is not accepted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{stream, TryStreamExt};
+    /// use reorder::{BlockingConfig, OrderedExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let sums: Vec<u64> = stream::iter([10u64, 1_000, 100])
+    ///     .spawn_ordered_blocking_with(BlockingConfig::new(2).window(4), |n| (0..n).sum::<u64>())
+    ///     .try_collect()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(sums, [45, 499_500, 4_950]);
+    /// # }
+    /// ```
     fn spawn_ordered_blocking_with<F, R>(
         self,
-        config: SpawnConfig,
+        config: BlockingConfig,
         f: F,
     ) -> SpawnOrderedBlocking<Self, F, R>
     where
@@ -240,7 +261,7 @@ pub trait OrderedExt: Stream {
         F: Fn(Self::Item) -> R + Send + Sync + 'static,
         R: Send + 'static,
     {
-        SpawnOrderedBlocking::new(self, f, config)
+        SpawnOrderedBlocking::new(self, f, config.into_spawn_config())
     }
 }
 

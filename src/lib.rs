@@ -139,7 +139,7 @@ mod sequencer;
 pub use sequencer::{Sequencer, Ticket, Turn, Wait};
 
 mod spawn;
-pub use spawn::{SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
+pub use spawn::{BlockingConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 mod tasks;
 
