@@ -143,6 +143,9 @@ pub use spawn::{BlockingConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking}
 
 mod tasks;
 
+mod try_spawn;
+pub use try_spawn::{TrySpawnOrdered, TryTaskError};
+
 /// The README's code, compiled and run as doctests so it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
