@@ -127,7 +127,7 @@ mod ext;
 pub use ext::OrderedExt;
 
 mod join_set;
-pub use join_set::OrderedJoinSet;
+pub use join_set::{OrderedJoinSet, TaskHandle};
 
 mod reorder;
 pub use reorder::{Reorder, ReorderConfig};
