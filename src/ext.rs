@@ -11,8 +11,10 @@ use crate::{Reorder, ReorderConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlock
 
 /// Adds [`ordered`](Self::ordered) and friends to every [`Stream`].
 ///
-/// The method names do not clash with `futures::StreamExt` or `tokio_stream::StreamExt`,
-/// so all three can be in scope at once.
+/// No method name here is also in `futures::StreamExt` or `tokio_stream::StreamExt`, so
+/// this trait can be in scope beside either of them. (Those two clash with each other —
+/// both have `next`, `map`, `filter`… — so import one of them, or call the other's
+/// methods by path.)
 pub trait OrderedExt: Stream {
     /// Reorders a stream of `(seq, value)` pairs, first sequence number 0.
     ///
@@ -296,9 +298,16 @@ pub trait OrderedExt: Stream {
         TrySpawnOrdered::new(self, f, config)
     }
 
-    /// Like [`spawn_ordered`](Self::spawn_ordered) for CPU-bound or blocking synchronous
-    /// work: `f(input)` runs on tokio's blocking pool (`spawn_blocking`), at most `limit`
-    /// at once, and the results come back in input order.
+    /// Like [`spawn_ordered`](Self::spawn_ordered) for synchronous work that blocks its
+    /// thread: `f(input)` runs on tokio's blocking pool (`spawn_blocking`), at most
+    /// `limit` at once, and the results come back in input order.
+    ///
+    /// It pays when a job blocks (synchronous I/O, a lock, a C library) or runs for
+    /// about a millisecond or more; shorter CPU work is faster as plain code in
+    /// `spawn_ordered`'s async block, on tokio's workers, because the hand-off to the
+    /// blocking pool costs more than it saves. Set `limit` above the core count: the
+    /// blocking pool's threads are not tokio's workers. Measured figures are in
+    /// `BENCHMARKS.md`.
     ///
     /// # Panics
     ///
