@@ -3,7 +3,8 @@
 //!
 //! * `spawn_cpu`: N jobs of ~50 µs of real CPU work each. Anchors: `futures`' `buffered`
 //!   (one task, so the CPU work runs sequentially), `tokio::spawn` + `buffered`, `JoinSet`
-//!   collect-then-sort, and the plain sequential loop. Each consumer runs as a task on the
+//!   collect-then-sort, tokio-util's `JoinQueue` (ordered, no limit), and the plain
+//!   sequential loop. Each consumer runs as a task on the
 //!   runtime (as in a server), so no variant gets a third thread on the 2 cores.
 //! * `spawn_latency`: N jobs that sleep a seeded U[0, 10 ms), at several windows, beside
 //!   `buffered(limit)` and `tokio::spawn` + `buffered(limit)`.
@@ -22,6 +23,7 @@ use rand::{RngExt, SeedableRng};
 use reorder::{OrderedExt, OrderedJoinSet, SpawnConfig};
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinSet;
+use tokio_util::task::JoinQueue;
 
 /// The machine has 2 cores; the targets are stated for 2 workers.
 const WORKERS: usize = 2;
@@ -206,6 +208,24 @@ fn bench_cpu(c: &mut Criterion) {
                 let mut check = InOrder::new(CPU_JOBS);
                 for (i, _) in results {
                     check.see(i);
+                }
+                check.finish();
+            })
+        });
+    });
+
+    // tokio-util's JoinQueue: ordered and parallel, but no limit (all jobs spawned at
+    // once) and no memory bound.
+    group.bench_function("joinqueue", |b| {
+        b.to_async(&rt).iter(|| {
+            on_worker(async move {
+                let mut queue = JoinQueue::new();
+                for i in 0..CPU_JOBS {
+                    queue.spawn(job(i));
+                }
+                let mut check = InOrder::new(CPU_JOBS);
+                while let Some(result) = queue.join_next().await {
+                    check.see(result.expect("job ran").0);
                 }
                 check.finish();
             })

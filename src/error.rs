@@ -301,18 +301,22 @@ impl fmt::Display for TaskError {
     }
 }
 
+/// `TaskError { seq: 3, kind: Panicked, message: Some("boom") }`,
+/// `TaskError { seq: 3, kind: TimedOut(1s) }`, `TaskError { seq: 3, kind: Cancelled }`.
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.kind {
-            TaskErrorKind::Panicked(_) => "Panicked",
-            TaskErrorKind::TimedOut(_) => "TimedOut",
-            TaskErrorKind::Cancelled => "Cancelled",
+        let mut out = f.debug_struct("TaskError");
+        out.field("seq", &self.seq);
+        match &self.kind {
+            TaskErrorKind::Panicked(_) => out
+                .field("kind", &format_args!("Panicked"))
+                .field("message", &self.panic_message()),
+            TaskErrorKind::TimedOut(after) => {
+                out.field("kind", &format_args!("TimedOut({after:?})"))
+            }
+            TaskErrorKind::Cancelled => out.field("kind", &format_args!("Cancelled")),
         };
-        f.debug_struct("TaskError")
-            .field("seq", &self.seq)
-            .field("kind", &kind)
-            .field("message", &self.panic_message())
-            .finish()
+        out.finish()
     }
 }
 

@@ -4,12 +4,17 @@ use std::future::Future;
 
 use futures_core::Stream;
 
-use crate::{Reorder, ReorderConfig, Sequenced, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
+use crate::sequenced::Sequenced;
+use crate::spawn::BlockingConfig;
+use crate::try_spawn::TrySpawnOrdered;
+use crate::{Reorder, ReorderConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 /// Adds [`ordered`](Self::ordered) and friends to every [`Stream`].
 ///
-/// The method names do not clash with `futures::StreamExt` or `tokio_stream::StreamExt`,
-/// so all three can be in scope at once.
+/// No method name here is also in `futures::StreamExt` or `tokio_stream::StreamExt`, so
+/// this trait can be in scope beside either of them. (Those two clash with each other —
+/// both have `next`, `map`, `filter`… — so import one of them, or call the other's
+/// methods by path.)
 pub trait OrderedExt: Stream {
     /// Reorders a stream of `(seq, value)` pairs, first sequence number 0.
     ///
@@ -191,9 +196,118 @@ pub trait OrderedExt: Stream {
         SpawnOrdered::new(self, f, config)
     }
 
-    /// Like [`spawn_ordered`](Self::spawn_ordered) for CPU-bound or blocking synchronous
-    /// work: `f(input)` runs on tokio's blocking pool (`spawn_blocking`), at most `limit`
-    /// at once, and the results come back in input order.
+    /// Like [`spawn_ordered`](Self::spawn_ordered) for fallible jobs: `f(input)` returns
+    /// `Result<T, E>`, and the stream yields `Result<T, TryTaskError<E>>` — one error type
+    /// for "the job returned `Err`" and "its task panicked, timed out or was cancelled",
+    /// so `try_collect`, `?` and `anyhow` work directly.
+    ///
+    /// An error does not stop the stream: like a panic in `spawn_ordered`, it is yielded
+    /// in its position and the jobs after it go on. Stopping is the consumer's choice,
+    /// and it costs nothing: `try_collect`, `try_next()?` and `?` in a loop stop at the
+    /// first error *in input order*, and dropping the stream then aborts every task
+    /// still running. A consumer that wants every outcome (log the failures, keep the
+    /// rest) just keeps polling. Stopping inside the stream would take that choice away
+    /// and save nothing the drop does not.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{stream, TryStreamExt};
+    /// use reorder::{OrderedExt, TryTaskError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let parsed: Result<Vec<u32>, TryTaskError<std::num::ParseIntError>> = stream::iter(["1", "2", "x", "4"])
+    ///     .try_spawn_ordered(2, |s| async move { s.parse::<u32>() })
+    ///     .try_collect()
+    ///     .await;
+    /// assert_eq!(parsed.unwrap_err().seq(), 2); // the first error in input order
+    /// # }
+    /// ```
+    ///
+    /// With `?` and a boxed (or `anyhow`) error:
+    ///
+    /// ```
+    /// use futures::{stream, StreamExt};
+    /// use reorder::OrderedExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let mut lines = stream::iter(["1", "2"]).try_spawn_ordered(4, |s| async move { s.parse::<u32>() });
+    /// let mut total = 0;
+    /// while let Some(n) = lines.next().await {
+    ///     total += n?;
+    /// }
+    /// assert_eq!(total, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[track_caller]
+    fn try_spawn_ordered<Fut, F, T, E>(self, limit: usize, f: F) -> TrySpawnOrdered<Self, Fut, F>
+    where
+        Self: Sized,
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        TrySpawnOrdered::new(self, f, SpawnConfig::new(limit))
+    }
+
+    /// Like [`try_spawn_ordered`](Self::try_spawn_ordered), with a window and a per-task
+    /// timeout; see [`SpawnConfig`]. A timed-out job yields
+    /// [`TryTaskError::Task`](crate::TryTaskError::Task) in its position.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{stream, StreamExt};
+    /// use reorder::{OrderedExt, SpawnConfig, TryTaskError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let config = SpawnConfig::new(2).task_timeout(Duration::from_secs(1));
+    /// let out: Vec<_> = stream::iter([0u64, 5])
+    ///     .try_spawn_ordered_with(config, |secs| async move {
+    ///         tokio::time::sleep(Duration::from_secs(secs)).await;
+    ///         Ok::<_, std::io::Error>(secs)
+    ///     })
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(*out[0].as_ref().unwrap(), 0);
+    /// assert!(matches!(&out[1], Err(TryTaskError::Task(e)) if e.is_timeout()));
+    /// # }
+    /// ```
+    fn try_spawn_ordered_with<Fut, F, T, E>(
+        self,
+        config: SpawnConfig,
+        f: F,
+    ) -> TrySpawnOrdered<Self, Fut, F>
+    where
+        Self: Sized,
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        TrySpawnOrdered::new(self, f, config)
+    }
+
+    /// Like [`spawn_ordered`](Self::spawn_ordered) for synchronous work that blocks its
+    /// thread: `f(input)` runs on tokio's blocking pool (`spawn_blocking`), at most
+    /// `limit` at once, and the results come back in input order.
+    ///
+    /// It pays when a job blocks (synchronous I/O, a lock, a C library) or runs for
+    /// about a millisecond or more; shorter CPU work is faster as plain code in
+    /// `spawn_ordered`'s async block, on tokio's workers, because the hand-off to the
+    /// blocking pool costs more than it saves. Set `limit` above the core count: the
+    /// blocking pool's threads are not tokio's workers. Measured figures are in
+    /// `BENCHMARKS.md`.
     ///
     /// # Panics
     ///
@@ -227,10 +341,30 @@ pub trait OrderedExt: Stream {
     }
 
     /// Like [`spawn_ordered_blocking`](Self::spawn_ordered_blocking), with a window; see
-    /// [`SpawnConfig`] (its task timeout does not apply to blocking closures).
+    /// [`BlockingConfig`].
+    ///
+    /// There is no task timeout here: a running blocking closure cannot be interrupted,
+    /// so `BlockingConfig` has no timeout to set (and a [`SpawnConfig`] is not accepted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{stream, TryStreamExt};
+    /// use reorder::{BlockingConfig, OrderedExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let sums: Vec<u64> = stream::iter([10u64, 1_000, 100])
+    ///     .spawn_ordered_blocking_with(BlockingConfig::new(2).window(4), |n| (0..n).sum::<u64>())
+    ///     .try_collect()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(sums, [45, 499_500, 4_950]);
+    /// # }
+    /// ```
     fn spawn_ordered_blocking_with<F, R>(
         self,
-        config: SpawnConfig,
+        config: BlockingConfig,
         f: F,
     ) -> SpawnOrderedBlocking<Self, F, R>
     where
@@ -239,7 +373,7 @@ pub trait OrderedExt: Stream {
         F: Fn(Self::Item) -> R + Send + Sync + 'static,
         R: Send + 'static,
     {
-        SpawnOrderedBlocking::new(self, f, config)
+        SpawnOrderedBlocking::new(self, f, config.into_spawn_config())
     }
 }
 

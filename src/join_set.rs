@@ -7,6 +7,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::stream::Stream;
+use tokio::runtime::Handle;
+use tokio::task::{AbortHandle, Id};
 
 use crate::tasks::{Step, Tasks};
 use crate::TaskError;
@@ -23,6 +25,17 @@ use crate::TaskError;
 /// `FuturesOrdered`, which polls every future on the consumer's task, the tasks here run
 /// in parallel on the runtime's workers. There is no concurrency limit: every spawned
 /// task runs at once (use `spawn_ordered` for a limit and a memory bound).
+///
+/// It does everything tokio-util's `JoinQueue` does — [`spawn`](Self::spawn) (returning
+/// a handle that aborts that one task), [`spawn_on`](Self::spawn_on),
+/// [`spawn_blocking`](Self::spawn_blocking), [`spawn_blocking_on`](Self::spawn_blocking_on),
+/// [`join_next`](Self::join_next), [`try_join_next`](Self::try_join_next),
+/// [`shutdown`](Self::shutdown), [`abort_all`](Self::abort_all), abort on drop — and
+/// more: a per-task timeout, a task's error as a value in its position
+/// ([`join_all`](Self::join_all) does not panic), introspection
+/// ([`in_flight`](Self::in_flight), [`buffered_len`](Self::buffered_len),
+/// [`next_seq`](Self::next_seq)), and it is a [`Stream`]. It needs `T: Send` (results
+/// travel over a channel) and has no `spawn_local` or `detach_all`.
 ///
 /// A task that panics, times out (see [`with_task_timeout`](Self::with_task_timeout)) or
 /// is aborted yields a [`TaskError`] in its position. Dropping the set aborts every task
@@ -71,31 +84,76 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
         }
     }
 
-    /// Spawns `task` on the current tokio runtime in the next position, which it returns.
+    /// An empty set with room for `capacity` tasks before it reallocates.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut set = Self::new();
+        set.tasks.reserve(capacity);
+        set
+    }
+
+    /// Spawns `task` on the current tokio runtime in the next position.
+    ///
+    /// The task starts at once, whether or not the set is polled. The returned
+    /// [`TaskHandle`] tells its position and can [`abort`](TaskHandle::abort) it; dropping
+    /// the handle does nothing.
     ///
     /// # Panics
     ///
-    /// Panics if called outside a tokio runtime.
+    /// Panics if called outside a tokio runtime; no position is taken then.
     #[track_caller]
-    pub fn spawn<F>(&mut self, task: F) -> u64
+    pub fn spawn<F>(&mut self, task: F) -> TaskHandle
     where
         F: Future<Output = T> + Send + 'static,
     {
-        self.tasks.spawn(task)
+        TaskHandle::new(self.tasks.spawn(task))
     }
 
-    /// Runs `f` on tokio's blocking pool in the next position, which it returns. The task
-    /// timeout does not apply.
+    /// Spawns `task` on the runtime behind `runtime` in the next position: for a set
+    /// owned outside that runtime, or to put work on another runtime than the caller's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reorder::OrderedJoinSet;
+    ///
+    /// let workers = tokio::runtime::Runtime::new().unwrap();
+    /// let mut set = OrderedJoinSet::new();
+    /// for i in 0..3 {
+    ///     set.spawn_on(async move { i * 2 }, workers.handle()); // no runtime needed here
+    /// }
+    /// let all = workers.block_on(set.join_all());
+    /// assert_eq!(all.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [0, 2, 4]);
+    /// ```
+    #[track_caller]
+    pub fn spawn_on<F>(&mut self, task: F, runtime: &Handle) -> TaskHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        TaskHandle::new(self.tasks.spawn_on(task, runtime))
+    }
+
+    /// Runs `f` on tokio's blocking pool in the next position. The task timeout does not
+    /// apply, and [`TaskHandle::abort`] only stops a closure that has not started yet.
     ///
     /// # Panics
     ///
-    /// Panics if called outside a tokio runtime.
+    /// Panics if called outside a tokio runtime; no position is taken then.
     #[track_caller]
-    pub fn spawn_blocking<F>(&mut self, f: F) -> u64
+    pub fn spawn_blocking<F>(&mut self, f: F) -> TaskHandle
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        self.tasks.spawn_blocking(f)
+        TaskHandle::new(self.tasks.spawn_blocking(f))
+    }
+
+    /// Runs `f` on the blocking pool of the runtime behind `runtime`, in the next
+    /// position; see [`spawn_blocking`](Self::spawn_blocking).
+    #[track_caller]
+    pub fn spawn_blocking_on<F>(&mut self, f: F, runtime: &Handle) -> TaskHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        TaskHandle::new(self.tasks.spawn_blocking_on(f, runtime))
     }
 
     /// Waits for the next result in spawn order. `None` when every spawned task's result
@@ -117,6 +175,50 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
                 Step::Idle => return Poll::Ready(None),
             }
         }
+    }
+
+    /// The next result in spawn order if it is here now; `None` if the set is empty or
+    /// the next task has not finished. Never waits, and leaves any waker registered by an
+    /// earlier poll in place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reorder::OrderedJoinSet;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut set = OrderedJoinSet::new();
+    /// let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    /// set.spawn(async move { rx.await.unwrap(); 0 });
+    /// set.spawn(async { 1 });
+    /// tokio::task::yield_now().await;
+    /// assert!(set.try_join_next().is_none()); // 1 is done, but 0 comes first
+    /// tx.send(()).unwrap();
+    /// tokio::task::yield_now().await;
+    /// assert_eq!(set.try_join_next().unwrap().unwrap(), 0);
+    /// assert_eq!(set.try_join_next().unwrap().unwrap(), 1);
+    /// assert!(set.try_join_next().is_none());
+    /// # }
+    /// ```
+    pub fn try_join_next(&mut self) -> Option<Result<T, TaskError>> {
+        self.tasks.try_next()
+    }
+
+    /// Aborts every task and waits until each has yielded its result; the set is empty
+    /// afterwards. The results (values of tasks that had finished, cancellations,
+    /// panics) are dropped.
+    ///
+    /// The same as [`abort_all`](Self::abort_all) then [`join_next`](Self::join_next)
+    /// until `None`. A blocking closure already running is waited for.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped, the tasks are aborted all the same and the
+    /// set holds what has not been taken out.
+    pub async fn shutdown(&mut self) {
+        self.abort_all();
+        while self.join_next().await.is_some() {}
     }
 
     /// Waits for every task and returns all results in spawn order.
@@ -223,5 +325,80 @@ where
         let mut set = Self::new();
         set.extend(iter);
         set
+    }
+}
+
+/// A spawned task of an [`OrderedJoinSet`]: its position, and a way to abort it.
+///
+/// Returned by [`OrderedJoinSet::spawn`] and its siblings. Aborting a task that has not
+/// finished makes it yield a [`TaskError`] for which
+/// [`is_cancelled`](TaskError::is_cancelled) is true, in its own position; the other
+/// tasks go on. Aborting a finished task does nothing: its result stands. Dropping the
+/// handle does nothing either (the set still owns the task).
+///
+/// # Examples
+///
+/// ```
+/// use reorder::OrderedJoinSet;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut set = OrderedJoinSet::new();
+/// set.spawn(async { "a" });
+/// let slow = set.spawn(std::future::pending::<&str>());
+/// set.spawn(async { "c" });
+/// assert_eq!(slow.seq(), 1);
+/// slow.abort();
+/// let out = set.join_all().await;
+/// assert_eq!(*out[0].as_ref().unwrap(), "a");
+/// assert!(out[1].as_ref().unwrap_err().is_cancelled()); // in its position
+/// assert_eq!(*out[2].as_ref().unwrap(), "c");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TaskHandle {
+    seq: u64,
+    abort: AbortHandle,
+}
+
+impl TaskHandle {
+    fn new((seq, abort): (u64, AbortHandle)) -> Self {
+        Self { seq, abort }
+    }
+
+    /// The task's position in its set.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Aborts the task if it has not finished; it then yields a cancellation in its
+    /// position. A blocking closure that has started runs to its end.
+    pub fn abort(&self) {
+        self.abort.abort();
+    }
+
+    /// Whether the task has finished (its result may still wait in the set).
+    pub fn is_finished(&self) -> bool {
+        self.abort.is_finished()
+    }
+
+    /// The tokio task id, as `tokio::task::id()` reports inside the task.
+    pub fn id(&self) -> Id {
+        self.abort.id()
+    }
+
+    /// The tokio abort handle.
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.abort.clone()
+    }
+}
+
+impl fmt::Debug for TaskHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("seq", &self.seq)
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }

@@ -11,19 +11,78 @@
 //! | you have | you want | use |
 //! |---|---|---|
 //! | inputs, and async work per input | the work in parallel on tokio's workers, results in input order, a concurrency limit and bounded memory | [`stream.spawn_ordered(limit, f)`](OrderedExt::spawn_ordered) → [`SpawnOrdered`] |
-//! | inputs, and CPU-bound or blocking work per input | the same, on tokio's blocking pool | [`stream.spawn_ordered_blocking(limit, f)`](OrderedExt::spawn_ordered_blocking) |
+//! | inputs, and fallible async work (`Result<T, E>`) | the same, one flattened error for `try_collect`, `?` and `anyhow` | [`stream.try_spawn_ordered(limit, f)`](OrderedExt::try_spawn_ordered) → [`TryTaskError`] |
+//! | inputs, and synchronous work that blocks its thread or runs for about a millisecond or more per job | the same, on tokio's blocking pool | [`stream.spawn_ordered_blocking(limit, f)`](OrderedExt::spawn_ordered_blocking) |
 //! | a loop that spawns tasks as it goes | consume their results later, in spawn order | [`OrderedJoinSet`] |
 //! | a stream of `(seq, value)` in any order | the values in seq order | [`stream.ordered()`](OrderedExt::ordered) → [`Reorder`] |
 //! | producers in many tasks or threads | one in-order consumer, senders held back by a window | [`channel`] → [`Sender`], [`Receiver`]; a [`SeqSlot`] per producer that may fail |
 //! | tasks whose *middle* must run in order | one ordered section per task, the rest concurrent | [`Sequencer`] → [`Ticket`], [`Turn`] |
 //! | a synchronous loop, a simulation, your own executor | the bare algorithm | [`ReorderBuffer`] |
 //!
-//! Compared with the usual tools: `futures`' `buffered(n)` keeps order but polls every
-//! future on the consumer's task (no parallelism) and stalls new work behind one slow
-//! future; `JoinSet` runs in parallel but yields in completion order, so you collect and
-//! sort, and see nothing until everything is done. `spawn_ordered` runs in parallel,
-//! yields each result as soon as its turn comes, and keeps starting new work while the
-//! oldest is slow, up to a window you set.
+//! ## How it compares
+//!
+//! | what users write today | order | parallel | limit | memory bound | the catch |
+//! |---|---|---|---|---|---|
+//! | `futures`' `buffered(n)` | yes | no: every future is polled on the consumer's task | `n` | `n` | CPU work runs one job at a time; stalls new work behind one slow future |
+//! | `map(tokio::spawn).buffered(n)` | yes | yes | `n` | `n` | stalls behind one slow job: nothing new starts until the oldest is done |
+//! | `tokio::task::JoinSet` | no: completion order | yes | none | none | collect everything and sort; nothing comes out until all is done |
+//! | tokio-util's `JoinQueue` | yes | yes | none: every task runs at once | none | fine for a known, small batch; unbounded for a stream |
+//! | [`spawn_ordered`](OrderedExt::spawn_ordered) | yes | yes | `limit` | `window` | — |
+//!
+//! `spawn_ordered` yields each result as soon as its turn comes and keeps starting new
+//! work while the oldest is slow, up to a window you set. Measured ratios against each
+//! of these: see `BENCHMARKS.md`. [`OrderedJoinSet`] is the `JoinQueue`-shaped sibling
+//! (spawn in a loop, no limit), with timeouts, positions and introspection on top.
+//!
+//! ## Blocking work
+//!
+//! [`spawn_ordered_blocking`](OrderedExt::spawn_ordered_blocking) pays when a job blocks
+//! its thread (synchronous I/O, a lock, a C library) or runs for about a millisecond or
+//! more. Short CPU jobs are better off as plain code inside `spawn_ordered`'s async
+//! block: the blocking pool's hand-off costs more than it saves, and tokio's workers
+//! already run the jobs in parallel. On the blocking pool, set `limit` above the core
+//! count, since its threads are not tokio's workers. The measured figures are in
+//! `BENCHMARKS.md`.
+//!
+//! ## Closures that capture state
+//!
+//! The job closure is called once per input, so it must be `FnMut`, and each call
+//! returns a future that is spawned as its own `'static` task. An async closure
+//! (`async move |x| { … }`) that uses captured state is rejected ("async closure does
+//! not implement `FnMut` because it captures state"). Write a plain closure that clones
+//! what the task needs and returns an `async move` block:
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Arc;
+//! use futures::{stream, TryStreamExt};
+//! use reorder::OrderedExt;
+//!
+//! /// A client shared by every task (a connection pool, an HTTP client…).
+//! struct Client {
+//!     prices: HashMap<&'static str, u32>,
+//! }
+//!
+//! impl Client {
+//!     async fn price(&self, item: &str) -> Result<u32, String> {
+//!         self.prices.get(item).copied().ok_or_else(|| format!("no price for {item}"))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let client = Arc::new(Client { prices: HashMap::from([("tea", 3), ("cake", 5)]) });
+//! let prices: Vec<u32> = stream::iter(["tea", "cake", "tea"])
+//!     .try_spawn_ordered(2, move |item| {
+//!         let client = Arc::clone(&client); // one clone per task…
+//!         async move { client.price(item).await } // …moved into its future
+//!     })
+//!     .try_collect()
+//!     .await
+//!     .unwrap();
+//! assert_eq!(prices, [3, 5, 3]);
+//! # }
+//! ```
 //!
 //! # The contract
 //!
@@ -129,18 +188,24 @@ mod ext;
 pub use ext::OrderedExt;
 
 mod join_set;
-pub use join_set::OrderedJoinSet;
+pub use join_set::{OrderedJoinSet, TaskHandle};
 
 mod reorder;
-pub use reorder::{Reorder, ReorderConfig, Sequenced};
+pub use reorder::{Reorder, ReorderConfig};
+
+mod sequenced;
+pub use sequenced::Sequenced;
 
 mod sequencer;
 pub use sequencer::{Sequencer, Ticket, Turn, Wait};
 
 mod spawn;
-pub use spawn::{SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
+pub use spawn::{BlockingConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 mod tasks;
+
+mod try_spawn;
+pub use try_spawn::{TrySpawnOrdered, TryTaskError};
 
 /// The README's code, compiled and run as doctests so it stays true.
 #[cfg(doctest)]

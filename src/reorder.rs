@@ -11,38 +11,7 @@ use pin_project_lite::pin_project;
 use crate::buffer::ReorderBuffer;
 use crate::error::ReorderError;
 use crate::head_timer::HeadTimer;
-
-/// An item that carries its own sequence number.
-///
-/// Implemented for `(u64, T)`, the shape [`ordered`](crate::OrderedExt::ordered) expects.
-/// Implement it for your own message type to reorder a stream of messages directly:
-///
-/// ```
-/// struct Frame { seq: u64, payload: Vec<u8> }
-///
-/// impl reorder::Sequenced for Frame {
-///     type Value = Frame;
-///     fn into_parts(self) -> (u64, Frame) {
-///         (self.seq, self)
-///     }
-/// }
-/// ```
-pub trait Sequenced {
-    /// What the reordered stream yields.
-    type Value;
-
-    /// Splits the item into its sequence number and value.
-    fn into_parts(self) -> (u64, Self::Value);
-}
-
-impl<T> Sequenced for (u64, T) {
-    type Value = T;
-
-    #[inline]
-    fn into_parts(self) -> (u64, T) {
-        self
-    }
-}
+use crate::sequenced::Sequenced;
 
 /// Settings for [`ordered_with`](crate::OrderedExt::ordered_with) and
 /// [`channel_with`](crate::channel_with).
@@ -241,7 +210,10 @@ where
         if this.buffer.is_empty() && !*this.done {
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
-                    let (seq, value) = item.into_parts();
+                    let (seq, value) = match item.into_parts() {
+                        Ok(parts) => parts,
+                        Err(unplaceable) => return Poll::Ready(Some(Err(unplaceable))),
+                    };
                     if this.buffer.advance_if_next(seq) {
                         return Poll::Ready(Some(Ok(value)));
                     }
@@ -334,7 +306,10 @@ where
             budget -= 1;
             match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
-                    let (seq, value) = item.into_parts();
+                    let (seq, value) = match item.into_parts() {
+                        Ok(parts) => parts,
+                        Err(unplaceable) => return Poll::Ready(Some(Err(unplaceable))),
+                    };
                     match buffer.insert(seq, value) {
                         Ok(Some(value)) => return Poll::Ready(Some(Ok(value))),
                         Ok(None) => just_held = true,

@@ -1,8 +1,9 @@
 //! Turn-taking: concurrent tasks run one middle section strictly in order.
 //!
-//! This is the tutorial's first approach (a shared counter plus a condition variable: each
-//! task waits for its turn, runs its ordered part, bumps the counter and notifies) with three
-//! things fixed:
+//! This is the first approach of SuperFastPython's tutorial "How to Order Parallel Tasks in
+//! Python" (<https://superfastpython.com/order-parallel-tasks>): a shared counter plus a
+//! condition variable, where each task waits for its turn, runs its ordered part, bumps the
+//! counter and notifies everyone. Three things are fixed here:
 //!
 //! * **Only the next ticket is woken.** A condition variable with `notify_all` wakes every
 //!   waiter on every turn, so `n` turns cost O(n²) wake-ups. Here each waiter is registered

@@ -88,8 +88,8 @@ impl SpawnConfig {
     }
 
     /// Aborts a task that runs longer than `timeout`; it yields a [`TaskError`] for which
-    /// [`is_timeout`](TaskError::is_timeout) is true, in its own position. Applies to
-    /// async tasks only: a blocking closure cannot be interrupted.
+    /// [`is_timeout`](TaskError::is_timeout) is true, in its own position. Async tasks
+    /// only: blocking closures take a [`BlockingConfig`], which has no timeout.
     #[must_use = "builder methods return the changed settings"]
     pub const fn task_timeout(mut self, timeout: Duration) -> Self {
         self.task_timeout = Some(timeout);
@@ -109,6 +109,89 @@ impl SpawnConfig {
     /// The per-task timeout.
     pub const fn get_task_timeout(&self) -> Option<Duration> {
         self.task_timeout
+    }
+}
+
+/// The settings of [`spawn_ordered_blocking_with`](crate::OrderedExt::spawn_ordered_blocking_with):
+/// [`SpawnConfig`] without the task timeout.
+///
+/// A blocking closure cannot be interrupted — tokio can only drop a blocking task that
+/// has not started — so there is no timeout to set: the type has no such method, rather
+/// than a setting that is silently ignored. The two knobs mean what they mean in
+/// [`SpawnConfig`]: `limit` bounds concurrency, `window` bounds memory (default
+/// `4 × limit`).
+///
+/// To bound how long a blocking job may take, check a deadline inside the closure, or
+/// run the work as an async task (`spawn_ordered_with` and
+/// [`SpawnConfig::task_timeout`]) that awaits a `spawn_blocking` handle: the timeout then
+/// gives up on the result (the thread still runs the closure to its end).
+///
+/// # Examples
+///
+/// ```
+/// use futures::{stream, TryStreamExt};
+/// use reorder::{BlockingConfig, OrderedExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let config = BlockingConfig::new(2).window(16);
+/// let lengths: Vec<usize> = stream::iter(["a", "bb", "ccc"])
+///     .spawn_ordered_blocking_with(config, |s| s.len())
+///     .try_collect()
+///     .await
+///     .unwrap();
+/// assert_eq!(lengths, [1, 2, 3]);
+/// # }
+/// ```
+///
+/// A `SpawnConfig` (which may carry a timeout) is not accepted:
+///
+/// ```compile_fail
+/// use std::time::Duration;
+/// use futures::stream;
+/// use reorder::{OrderedExt, SpawnConfig};
+///
+/// let config = SpawnConfig::new(2).task_timeout(Duration::from_secs(1));
+/// let _ = stream::iter([1u64]).spawn_ordered_blocking_with(config, |n| n);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockingConfig(SpawnConfig);
+
+impl BlockingConfig {
+    /// At most `limit` closures run at once; the window defaults to `4 × limit`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `limit` is 0: no closure could ever start.
+    #[track_caller]
+    pub const fn new(limit: usize) -> Self {
+        Self(SpawnConfig::new(limit))
+    }
+
+    /// How far ahead of the oldest unyielded result work may start: the most results
+    /// ever buffered. See [`SpawnConfig::window`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if `window < limit`.
+    #[track_caller]
+    #[must_use = "builder methods return the changed settings"]
+    pub const fn window(self, window: usize) -> Self {
+        Self(self.0.window(window))
+    }
+
+    /// The concurrency limit.
+    pub const fn get_limit(&self) -> usize {
+        self.0.limit
+    }
+
+    /// The window.
+    pub const fn get_window(&self) -> usize {
+        self.0.window
+    }
+
+    pub(crate) const fn into_spawn_config(self) -> SpawnConfig {
+        self.0
     }
 }
 

@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
@@ -55,14 +56,24 @@ impl<T: Send + 'static> Tasks<T> {
         }
     }
 
-    /// Spawns `fut` as a tokio task in the next position; returns that position.
+    /// Spawns `fut` as a tokio task in the next position; returns that position and the
+    /// task's abort handle.
     #[track_caller]
-    pub(crate) fn spawn<F>(&mut self, fut: F) -> u64
+    pub(crate) fn spawn<F>(&mut self, fut: F) -> (u64, AbortHandle)
     where
         F: Future<Output = T> + Send + 'static,
     {
         // Panics (at the caller) outside a runtime before a position is taken.
-        let runtime = tokio::runtime::Handle::current();
+        let runtime = Handle::current();
+        self.spawn_on(fut, &runtime)
+    }
+
+    /// Like [`spawn`](Self::spawn), on the given runtime.
+    #[track_caller]
+    pub(crate) fn spawn_on<F>(&mut self, fut: F, runtime: &Handle) -> (u64, AbortHandle)
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
         let report = self.report();
         let seq = report.seq;
         let timeout = self.timeout;
@@ -85,14 +96,24 @@ impl<T: Send + 'static> Tasks<T> {
         self.track(handle.abort_handle())
     }
 
-    /// Runs `f` on tokio's blocking pool in the next position; returns that position.
-    /// The task timeout does not apply: a running closure cannot be interrupted.
+    /// Runs `f` on tokio's blocking pool in the next position; returns that position and
+    /// the task's abort handle. The task timeout does not apply: a running closure cannot
+    /// be interrupted.
     #[track_caller]
-    pub(crate) fn spawn_blocking<F>(&mut self, f: F) -> u64
+    pub(crate) fn spawn_blocking<F>(&mut self, f: F) -> (u64, AbortHandle)
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        let runtime = tokio::runtime::Handle::current();
+        let runtime = Handle::current();
+        self.spawn_blocking_on(f, &runtime)
+    }
+
+    /// Like [`spawn_blocking`](Self::spawn_blocking), on the given runtime's blocking pool.
+    #[track_caller]
+    pub(crate) fn spawn_blocking_on<F>(&mut self, f: F, runtime: &Handle) -> (u64, AbortHandle)
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
         let report = self.report();
         let seq = report.seq;
         let handle = runtime.spawn_blocking(move || {
@@ -113,10 +134,10 @@ impl<T: Send + 'static> Tasks<T> {
         }
     }
 
-    fn track(&mut self, handle: AbortHandle) -> u64 {
-        self.handles.push_back(handle);
+    fn track(&mut self, handle: AbortHandle) -> (u64, AbortHandle) {
+        self.handles.push_back(handle.clone());
         self.in_flight += 1;
-        self.next_spawn - 1
+        (self.next_spawn - 1, handle)
     }
 
     /// Moves the engine on by one step: yields the next result if it is here, otherwise
@@ -139,6 +160,26 @@ impl<T: Send + 'static> Tasks<T> {
             // Every seq is sent exactly once by the task that owns it.
             Err(e) => unreachable!("task {} reported twice", e.seq()),
         })
+    }
+
+    /// The next result in spawn order if it is here now, without waiting or registering
+    /// for a wake-up (a waker registered by an earlier poll stays registered).
+    pub(crate) fn try_next(&mut self) -> Option<Outcome<T>> {
+        loop {
+            if let Some(ready) = self.buffer.pop_ready() {
+                return Some(self.yielded(ready));
+            }
+            if self.in_flight == 0 {
+                return None;
+            }
+            let (seq, outcome) = self.rx.try_recv().ok()?;
+            self.in_flight -= 1;
+            match self.buffer.insert(seq, outcome) {
+                Ok(Some(outcome)) => return Some(self.yielded(Ok(outcome))),
+                Ok(None) => {}
+                Err(e) => unreachable!("task {} reported twice", e.seq()),
+            }
+        }
     }
 
     fn yielded(
@@ -179,6 +220,11 @@ impl<T> Tasks<T> {
 
     pub(crate) fn next_seq(&self) -> u64 {
         self.buffer.next_seq()
+    }
+
+    /// Room for `additional` more tasks without reallocating.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.handles.reserve(additional);
     }
 
     /// Aborts every task not yet finished; each reports `Cancelled` in its position.

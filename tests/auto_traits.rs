@@ -9,9 +9,9 @@ use std::pin::Pin;
 
 use futures::stream::{self, Stream};
 use reorder::{
-    OrderedExt, OrderedJoinSet, Receiver, Reorder, ReorderBuffer, ReorderConfig, ReorderError,
-    SendError, Sender, SeqSlot, Sequencer, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking,
-    TaskError, Ticket, TrySendError, Turn, Wait,
+    BlockingConfig, OrderedExt, OrderedJoinSet, Receiver, Reorder, ReorderBuffer, ReorderConfig,
+    ReorderError, SendError, Sender, SeqSlot, Sequencer, SpawnConfig, SpawnOrdered,
+    SpawnOrderedBlocking, TaskError, TaskHandle, Ticket, TrySendError, TryTaskError, Turn, Wait,
 };
 
 fn send_sync_unpin<T: Send + Sync + Unpin>() {}
@@ -34,6 +34,9 @@ fn plain_types() {
     send_sync_unpin::<Turn>();
     send_sync_unpin::<Wait>();
     send_sync_unpin::<TaskError>();
+    send_sync_unpin::<BlockingConfig>();
+    send_sync_unpin::<TaskHandle>();
+    send_sync_unpin::<TryTaskError<std::io::Error>>();
     send_sync_unpin::<std::io::Error>(); // harness sanity
 }
 
@@ -109,4 +112,11 @@ async fn task_streams() {
     })
     .await
     .expect("test timed out: something hangs");
+}
+
+#[test]
+fn try_spawn_ordered_is_send_and_unpin() {
+    let s =
+        stream::iter(0..3u64).try_spawn_ordered(2, |i| async move { Ok::<_, std::io::Error>(i) });
+    is_send_unpin(&s);
 }

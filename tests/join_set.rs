@@ -34,10 +34,12 @@ async fn yields_in_spawn_order_with_exact_bookkeeping() {
         for i in 0..4u64 {
             let (tx, rx) = oneshot::channel::<()>();
             txs.push(Some(tx));
-            let seq = set.spawn(async move {
-                rx.await.expect("released");
-                i
-            });
+            let seq = set
+                .spawn(async move {
+                    rx.await.expect("released");
+                    i
+                })
+                .seq();
             assert_eq!(seq, i, "spawn returns the position");
         }
         assert!(!set.is_empty());
@@ -273,7 +275,7 @@ async fn abort_all_cancels_unfinished_tasks_in_position_and_keeps_finished_ones(
         assert!(set.is_empty());
 
         // The set stays usable: later spawns are not affected by the earlier abort.
-        assert_eq!(set.spawn(async { 99 }), 6);
+        assert_eq!(set.spawn(async { 99 }).seq(), 6);
         assert_eq!(set.join_next().await.unwrap().unwrap(), 99);
     })
     .await;
@@ -379,15 +381,15 @@ async fn join_next_is_cancel_safe() {
 async fn spawn_after_draining_continues_numbering() {
     within(async {
         let mut set = OrderedJoinSet::new();
-        assert_eq!(set.spawn(async { "a" }), 0);
-        assert_eq!(set.spawn(async { "b" }), 1);
+        assert_eq!(set.spawn(async { "a" }).seq(), 0);
+        assert_eq!(set.spawn(async { "b" }).seq(), 1);
         assert_eq!(set.join_next().await.unwrap().unwrap(), "a");
         assert_eq!(set.join_next().await.unwrap().unwrap(), "b");
         assert!(set.join_next().await.is_none());
         assert!(set.is_empty());
 
-        assert_eq!(set.spawn(async { "c" }), 2);
-        assert_eq!(set.spawn_blocking(|| "d"), 3);
+        assert_eq!(set.spawn(async { "c" }).seq(), 2);
+        assert_eq!(set.spawn_blocking(|| "d").seq(), 3);
         assert_eq!(set.next_seq(), 2);
         assert_eq!(set.len(), 2);
         assert_eq!(set.join_next().await.unwrap().unwrap(), "c");
@@ -531,7 +533,7 @@ fn the_set_stays_consistent_after_a_spawn_outside_a_runtime_panicked() {
         .build()
         .unwrap();
     rt.block_on(within(async {
-        let seq = set.spawn(async { 2 });
+        let seq = set.spawn(async { 2 }).seq();
         let all: Vec<_> = set.collect().await;
         assert_eq!(all.len(), 1, "one task spawned, one result (seq {seq})");
         assert_eq!(*all[0].as_ref().unwrap(), 2);

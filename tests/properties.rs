@@ -429,3 +429,202 @@ fn adapter_model_spot_check() {
     ];
     assert_eq!(expected_adapter(0, Some(2), &seqs), want);
 }
+
+// ---------------------------------------------------------------------------------------
+// The channel under producer faults: give-ups, ranges and lanes (issue 9)
+// ---------------------------------------------------------------------------------------
+
+/// What one producer does for one seq it owns.
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    /// Sends the value after a delay (ms).
+    Send(u64),
+    /// Gives the seq up after a delay (ms): `Sender::give_up`, `Lane::skip`, or (in the
+    /// block) as part of a range with the acts after it.
+    GiveUp(u64),
+}
+
+/// A striped producer: its acts in order, and whether (after how many acts) it dies.
+#[derive(Clone, Debug)]
+struct LanePlan {
+    acts: Vec<Act>,
+    dies_after: Option<usize>,
+}
+
+fn act() -> impl Strategy<Value = Act> {
+    prop_oneof![
+        3 => (0u64..30).prop_map(Act::Send),
+        1 => (0u64..30).prop_map(Act::GiveUp),
+    ]
+}
+
+/// `first`, a window, a block of seqs `first..first + block.len()` where each seq is sent
+/// or given up by its own task (runs of give-ups as one `give_up_range`), then `k` lanes
+/// striping the seqs after the block, some of which die.
+fn fault_schedule() -> impl Strategy<Value = (u64, Option<usize>, Vec<Act>, Vec<LanePlan>)> {
+    let first = prop_oneof![Just(0u64), 0u64..1_000, (u64::MAX - 200)..=(u64::MAX - 100)];
+    let lane = (prop::collection::vec(act(), 0..12), prop::option::of(0usize..12))
+        .prop_map(|(acts, dies_after)| LanePlan { acts, dies_after });
+    (
+        first,
+        prop::option::of(1usize..8),
+        prop::collection::vec(act(), 0..16),
+        prop::collection::vec(lane, 1..5),
+    )
+}
+
+/// Runs a fault schedule with no head-of-line timeout (so nothing may ever be skipped by
+/// a clock) and returns what the receiver yielded and its peak, or `None` on a hang.
+fn run_faults(
+    first: u64,
+    window: Option<usize>,
+    block: &[Act],
+    lanes: &[LanePlan],
+) -> Option<(Vec<Result<u64, ReorderError<u64>>>, usize)> {
+    paused(async {
+        let mut config = ReorderConfig::new().first_seq(first);
+        if let Some(w) = window {
+            config = config.window(w);
+        }
+        let (tx, mut rx) = reorder::channel_with::<u64>(config);
+        // The block: a run of give-ups is one range, given up when its first act comes.
+        let mut i = 0;
+        while i < block.len() {
+            let seq = first + i as u64;
+            match block[i] {
+                Act::Send(delay) => {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                        tx.send(seq, seq).await.unwrap();
+                    });
+                    i += 1;
+                }
+                Act::GiveUp(delay) => {
+                    let run = block[i..]
+                        .iter()
+                        .take_while(|a| matches!(a, Act::GiveUp(_)))
+                        .count();
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                        if run == 1 {
+                            tx.give_up(seq).unwrap();
+                        } else {
+                            tx.give_up_range(seq..seq + run as u64).unwrap();
+                        }
+                    });
+                    i += run;
+                }
+            }
+        }
+        let start = first + block.len() as u64;
+        let k = lanes.len() as u64;
+        for (p, plan) in lanes.iter().enumerate() {
+            let mut lane = tx.lane(start + p as u64, k);
+            let plan = plan.clone();
+            tokio::spawn(async move {
+                for (n, act) in plan.acts.iter().enumerate() {
+                    if plan.dies_after == Some(n) {
+                        return; // the lane is dropped: the rest of its stripe is given up
+                    }
+                    match *act {
+                        Act::Send(delay) => {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                            let seq = lane.next_seq();
+                            lane.send(seq).await.unwrap();
+                        }
+                        Act::GiveUp(delay) => {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                            lane.skip().unwrap();
+                        }
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let collect = async {
+            let mut got = Vec::new();
+            while let Some(item) = rx.next().await {
+                got.push(item);
+            }
+            got
+        };
+        let got = tokio::time::timeout(Duration::from_secs(3600), collect)
+            .await
+            .ok()?;
+        Some((got, rx.peak_buffered()))
+    })
+}
+
+/// What must come out: every seq from `first` up to the highest seq sent or given up
+/// explicitly, each exactly once — `Ok` if it was sent, inside a `Missing` otherwise.
+fn expected_faults(first: u64, block: &[Act], lanes: &[LanePlan]) -> (Vec<bool>, Option<u64>) {
+    // sent[i]: seq first + i was sent; `known` = highest seq sent or given up explicitly.
+    let mut sent = Vec::new();
+    let mut known: Option<u64> = None;
+    let mut mark = |seq: u64, was_sent: bool, sent: &mut Vec<bool>| {
+        let i = (seq - first) as usize;
+        if sent.len() <= i {
+            sent.resize(i + 1, false);
+        }
+        sent[i] = was_sent;
+        known = known.max(Some(seq));
+    };
+    for (i, a) in block.iter().enumerate() {
+        mark(first + i as u64, matches!(a, Act::Send(_)), &mut sent);
+    }
+    let start = first + block.len() as u64;
+    let k = lanes.len() as u64;
+    for (p, plan) in lanes.iter().enumerate() {
+        let live = plan.dies_after.unwrap_or(usize::MAX).min(plan.acts.len());
+        for (n, a) in plan.acts[..live].iter().enumerate() {
+            let seq = start + p as u64 + n as u64 * k;
+            mark(seq, matches!(a, Act::Send(_)), &mut sent);
+        }
+    }
+    (sent, known)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Producers that give seqs up one by one and in ranges, and striped lanes that skip
+    /// items or die, with any window and no head-of-line timeout: every seq up to the
+    /// highest known one comes out exactly once and in order — a value as `Ok`, never
+    /// `Late` or skipped; a given-up or dead seq inside a `Missing` — the receiver ends,
+    /// and it never holds `window` values.
+    #[test]
+    fn channel_survives_give_ups_and_dead_lanes(
+        (first, window, block, lanes) in fault_schedule()
+    ) {
+        let (got, peak) = run_faults(first, window, &block, &lanes)
+            .expect("the channel hung: a seq nobody can send was waited for");
+        let (sent, known) = expected_faults(first, &block, &lanes);
+        let mut next = first;
+        for item in &got {
+            match item {
+                Ok(seq) => {
+                    prop_assert_eq!(*seq, next, "value out of position: {:?}", got);
+                    prop_assert!(sent[(seq - first) as usize], "{} was never sent", seq);
+                    next += 1;
+                }
+                Err(ReorderError::Missing(range)) => {
+                    prop_assert_eq!(range.start, next, "Missing out of position: {:?}", got);
+                    for seq in range.clone() {
+                        let i = (seq - first) as usize;
+                        prop_assert!(!sent.get(i).copied().unwrap_or(false),
+                            "a sent value {} was reported missing: {:?}", seq, got);
+                    }
+                    next = range.end;
+                }
+                Err(other) => prop_assert!(false, "healthy value came back as {:?}", other),
+            }
+        }
+        let end = known.map_or(first, |k| k + 1);
+        prop_assert_eq!(next, end, "not every known seq was accounted for: {:?}", got);
+        if let Some(w) = window {
+            prop_assert!(peak < w, "peak {} reached the window {}", peak, w);
+        }
+    }
+}

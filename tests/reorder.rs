@@ -520,13 +520,176 @@ async fn custom_sequenced_items_are_reordered() {
     }
     impl Sequenced for Frame {
         type Value = &'static str;
-        fn into_parts(self) -> (u64, &'static str) {
-            (self.seq, self.body)
+        fn into_parts(self) -> Result<(u64, &'static str), ReorderError<&'static str>> {
+            Ok((self.seq, self.body))
         }
     }
     let frames = stream::iter([Frame { seq: 1, body: "b" }, Frame { seq: 0, body: "a" }]);
     let out: Vec<_> = within_10s(frames.ordered().map(Result::unwrap).collect()).await;
     assert_eq!(out, ["a", "b"]);
+}
+
+/// `.enumerate().ordered()` and every unsigned width: the same reordering, whatever the
+/// seq's type. A width whose impl were missing would not compile.
+#[tokio::test]
+async fn every_unsigned_width_and_enumerate_reorder() {
+    within_10s(async {
+        let enumerated: Vec<_> = stream::iter(['a', 'b', 'c'])
+            .enumerate()
+            .ordered()
+            .collect()
+            .await;
+        assert_eq!(enumerated, [Ok('a'), Ok('b'), Ok('c')]);
+
+        async fn shuffled<N: Copy>(seqs: [N; 4]) -> Vec<Result<char, ReorderError<char>>>
+        where
+            (N, char): Sequenced<Value = char>,
+        {
+            // Arrival order 2, 0, 3, 1.
+            let arrivals = [
+                (seqs[2], 'c'),
+                (seqs[0], 'a'),
+                (seqs[3], 'd'),
+                (seqs[1], 'b'),
+            ];
+            stream::iter(arrivals).ordered().collect().await
+        }
+        let want = [Ok('a'), Ok('b'), Ok('c'), Ok('d')];
+        assert_eq!(shuffled([0u8, 1, 2, 3]).await, want);
+        assert_eq!(shuffled([0u16, 1, 2, 3]).await, want);
+        assert_eq!(shuffled([0u32, 1, 2, 3]).await, want);
+        assert_eq!(shuffled([0u64, 1, 2, 3]).await, want);
+        assert_eq!(shuffled([0usize, 1, 2, 3]).await, want);
+        assert_eq!(shuffled([0i32, 1, 2, 3]).await, want);
+        assert_eq!(shuffled([0i64, 1, 2, 3]).await, want);
+
+        // Each width's extreme maps to the same position as the u64 it widens to.
+        let top = stream::iter([(u32::MAX, 'z')]).ordered_from(u64::from(u32::MAX));
+        assert_eq!(top.collect::<Vec<_>>().await, [Ok('z')]);
+        let top = stream::iter([(i64::MAX, 'z')]).ordered_from(i64::MAX as u64);
+        assert_eq!(top.collect::<Vec<_>>().await, [Ok('z')]);
+    })
+    .await;
+}
+
+/// Unsuffixed literal pairs fall back to `i32` now that several impls exist: they still
+/// compile and behave exactly as with `u64` seqs (holes, late and duplicate included).
+#[tokio::test]
+async fn unsuffixed_literal_pairs_still_compile_and_behave_as_u64() {
+    within_10s(async {
+        let literal: Vec<_> = stream::iter([(1, "b"), (0, "a"), (3, "d"), (1, "x"), (0, "y")])
+            .ordered()
+            .collect()
+            .await;
+        let typed: Vec<_> = stream::iter([(1u64, "b"), (0, "a"), (3, "d"), (1, "x"), (0, "y")])
+            .ordered()
+            .collect()
+            .await;
+        assert_eq!(literal, typed);
+        assert_eq!(
+            literal,
+            [
+                Ok("a"),
+                Ok("b"),
+                Err(ReorderError::Late { seq: 1, value: "x" }),
+                Err(ReorderError::Late { seq: 0, value: "y" }),
+                Err(ReorderError::Missing(2..3)),
+                Ok("d"),
+            ]
+        );
+    })
+    .await;
+}
+
+/// A negative signed seq is handed back at once, in its place in the input, as `Late`
+/// with the number's two's-complement bits; it neither blocks nor shifts the others.
+#[tokio::test]
+async fn a_negative_seq_is_handed_back_as_late_in_place() {
+    within_10s(async {
+        let out: Vec<_> = stream::iter([(1, "b"), (-1, "neg"), (0, "a"), (i32::MIN, "min")])
+            .ordered()
+            .collect()
+            .await;
+        assert_eq!(
+            out[0],
+            Err(ReorderError::Late {
+                seq: -1i64 as u64,
+                value: "neg"
+            })
+        );
+        assert_eq!(out[0].as_ref().unwrap_err().seq() as i64, -1);
+        assert_eq!(out[1..3], [Ok("a"), Ok("b")]);
+        assert_eq!(
+            out[3].as_ref().unwrap_err().seq() as i64,
+            i64::from(i32::MIN)
+        );
+        assert_eq!(out.len(), 4);
+
+        let wide: Vec<_> = stream::iter([(i64::MIN, 'm'), (0i64, 'a')])
+            .ordered()
+            .collect()
+            .await;
+        assert_eq!(
+            wide,
+            [
+                Err(ReorderError::Late {
+                    seq: i64::MIN as u64,
+                    value: 'm'
+                }),
+                Ok('a')
+            ]
+        );
+
+        // Also with a window and on the held path (something already waiting).
+        let mut s = stream::iter([(2, 'c'), (-5, 'n'), (0, 'a'), (1, 'b')])
+            .ordered_with(ReorderConfig::new().window(8));
+        assert_eq!(
+            s.next().await,
+            Some(Err(ReorderError::Late {
+                seq: -5i64 as u64,
+                value: 'n'
+            }))
+        );
+        assert_eq!(s.buffered_len(), 1, "the held value is untouched");
+        let rest: Vec<_> = s.collect().await;
+        assert_eq!(rest, [Ok('a'), Ok('b'), Ok('c')]);
+    })
+    .await;
+}
+
+/// A custom item can refuse a position; the refusal is yielded in its place.
+#[tokio::test]
+async fn a_custom_item_can_hand_itself_back() {
+    struct Maybe(Option<u64>, char);
+    impl Sequenced for Maybe {
+        type Value = char;
+        fn into_parts(self) -> Result<(u64, char), ReorderError<char>> {
+            match self.0 {
+                Some(seq) => Ok((seq, self.1)),
+                None => Err(ReorderError::Late {
+                    seq: u64::MAX,
+                    value: self.1,
+                }),
+            }
+        }
+    }
+    let out: Vec<_> = within_10s(
+        stream::iter([Maybe(Some(1), 'b'), Maybe(None, '?'), Maybe(Some(0), 'a')])
+            .ordered()
+            .collect(),
+    )
+    .await;
+    assert_eq!(
+        out,
+        [
+            Err(ReorderError::Late {
+                seq: u64::MAX,
+                value: '?'
+            }),
+            Ok('a'),
+            Ok('b')
+        ]
+    );
 }
 
 #[tokio::test]
@@ -678,6 +841,7 @@ fn a_stream_moved_to_another_runtime_keeps_its_clock() {
 
 /// Issue 9, repro 6: `Display` of a hand-made reversed or empty range used to overflow.
 #[test]
+#[allow(clippy::reversed_empty_ranges)] // the point of the test
 fn missing_display_never_panics_on_a_hand_made_range() {
     assert_eq!(
         ReorderError::<()>::Missing(5..3).to_string(),

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
-use reorder::{OrderedExt, SpawnConfig};
+use reorder::{BlockingConfig, OrderedExt, SpawnConfig};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_test::{assert_pending, assert_ready, task};
@@ -768,7 +768,7 @@ async fn blocking_limit_is_respected_and_reached() {
         const LIMIT: usize = 3;
         const HOLD: Duration = Duration::from_millis(20);
         let gauge = Gauge::default();
-        let config = SpawnConfig::new(LIMIT).window(10);
+        let config = BlockingConfig::new(LIMIT).window(10);
         let out: Vec<_> = stream::iter(0..20)
             .spawn_ordered_blocking_with(config, {
                 let gauge = gauge.clone();
@@ -897,4 +897,70 @@ fn polling_outside_a_runtime_panics_before_taking_an_input() {
         all.await.unwrap().into_iter().map(Result::unwrap).collect()
     });
     assert_eq!(got, [0, 1, 2], "nothing was lost to the panic");
+}
+
+// ---------------------------------------------------------------------------------------
+// BlockingConfig; TaskError's Debug
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn blocking_config_has_the_two_knobs_and_the_spawn_defaults() {
+    let config = BlockingConfig::new(3);
+    assert_eq!((config.get_limit(), config.get_window()), (3, 12));
+    assert_eq!(config.window(3).get_window(), 3);
+    assert_eq!(
+        (config.get_limit(), config.get_window()),
+        (
+            SpawnConfig::new(3).get_limit(),
+            SpawnConfig::new(3).get_window()
+        )
+    );
+}
+
+#[test]
+#[should_panic(expected = "limit must be at least 1")]
+fn blocking_config_with_limit_zero_panics() {
+    let _ = BlockingConfig::new(0);
+}
+
+#[test]
+#[should_panic(expected = "window must be at least limit")]
+fn blocking_config_window_below_limit_panics() {
+    let _ = BlockingConfig::new(4).window(3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_error_shows_its_duration_in_debug_and_display() {
+    within(async {
+        let config = SpawnConfig::new(1).task_timeout(Duration::from_millis(1500));
+        let out: Vec<_> = stream::iter([()])
+            .spawn_ordered_with(config, |()| std::future::pending::<()>())
+            .collect()
+            .await;
+        let err = out.into_iter().next().unwrap().unwrap_err();
+        assert!(err.is_timeout());
+        assert_eq!(
+            format!("{err:?}"),
+            "TaskError { seq: 0, kind: TimedOut(1.5s) }"
+        );
+        assert_eq!(err.to_string(), "task 0 timed out after 1.5s");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_panic_error_shows_its_message_in_debug() {
+    quiet_injected_panics();
+    within(async {
+        let out: Vec<_> = stream::iter([()])
+            .spawn_ordered(1, |()| async { panic!("injected: boom") })
+            .collect()
+            .await;
+        let err = out.into_iter().next().unwrap().unwrap_err();
+        assert_eq!(
+            format!("{err:?}"),
+            r#"TaskError { seq: 0, kind: Panicked, message: Some("injected: boom") }"#
+        );
+    })
+    .await;
 }

@@ -96,6 +96,24 @@ impl<T> Lane<T> {
         }
     }
 
+    /// Gives up the lane's next seq only — its item failed, the producer goes on — and
+    /// moves on by `step`. The receiver reports it as
+    /// [`Missing`](crate::ReorderError::Missing) in its position. Never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] if the receiver is gone or the lane is exhausted; the lane does not
+    /// move then.
+    pub fn skip(&mut self) -> Result<(), SendError<()>> {
+        let seq = self.next;
+        if self.exhausted {
+            return Err(SendError { seq, value: () });
+        }
+        self.sender.give_up(seq)?;
+        self.move_on();
+        Ok(())
+    }
+
     /// Gives up the rest of the stripe now; the same as dropping the lane.
     pub fn give_up(self) {}
 }

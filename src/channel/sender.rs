@@ -126,9 +126,9 @@ impl<T> Sender<T> {
     /// let (tx, mut rx) = reorder::channel(4);
     /// tx.send(0, "a").await.unwrap();
     /// tx.give_up_range(1..1_000_000).unwrap(); // a block whose worker died
-    /// tx.send(1_000_000, "z").await.unwrap();
     /// assert_eq!(rx.recv().await, Some(Ok("a")));
     /// assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(1..1_000_000))));
+    /// tx.send(1_000_000, "z").await.unwrap(); // inside the window now
     /// assert_eq!(rx.recv().await, Some(Ok("z")));
     /// # }
     /// ```
