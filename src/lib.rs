@@ -129,6 +129,12 @@ pub use ext::OrderedExt;
 mod join_set;
 pub use join_set::OrderedJoinSet;
 
+mod keyed;
+pub use keyed::KeyedBuffer;
+
+mod keyed_reorder;
+pub use keyed_reorder::{KeyedReorder, KeyedReorderConfig};
+
 mod reorder;
 pub use reorder::{Reorder, ReorderConfig, Sequenced};
 
@@ -137,6 +143,9 @@ pub use sequencer::{Sequencer, Ticket, Turn, Wait};
 
 mod spawn;
 pub use spawn::{SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
+
+mod spawn_by_key;
+pub use spawn_by_key::{KeyedConfig, SpawnOrderedByKey, SpawnOrderedByKeyBlocking};
 
 mod tasks;
 
