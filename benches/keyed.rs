@@ -46,7 +46,10 @@ fn jobs(keys: usize) -> Arc<Vec<(usize, Duration)>> {
     let jobs = (0..JOBS)
         .map(|_| {
             let key = rng.random_range(0..keys);
-            (key, Duration::from_micros(rng.random_range(0..MAX_LATENCY_US)))
+            (
+                key,
+                Duration::from_micros(rng.random_range(0..MAX_LATENCY_US)),
+            )
         })
         .collect();
     Arc::new(jobs)
@@ -65,13 +68,17 @@ async fn on_worker(consumer: impl std::future::Future<Output = ()> + Send + 'sta
 async fn ours_by_key(jobs: Arc<Vec<(usize, Duration)>>, keys: usize) {
     let mut last = vec![None::<usize>; keys];
     let mut seen = 0;
-    let mut out = stream::iter((0..jobs.len()).map(move |i| (i, jobs[i])))
-        .spawn_ordered_by_key(LIMIT, |(_, (key, _))| *key, |(i, (key, latency))| async move {
-            (key, sleep_job(i, latency).await)
-        });
+    let mut out = stream::iter((0..jobs.len()).map(move |i| (i, jobs[i]))).spawn_ordered_by_key(
+        LIMIT,
+        |(_, (key, _))| *key,
+        |(i, (key, latency))| async move { (key, sleep_job(i, latency).await) },
+    );
     while let Some(result) = out.next().await {
         let (key, index) = result.expect("job ran");
-        assert!(last[key].is_none_or(|l| l < index), "key {key} out of order");
+        assert!(
+            last[key].is_none_or(|l| l < index),
+            "key {key} out of order"
+        );
         last[key] = Some(index);
         seen += 1;
     }
@@ -94,7 +101,11 @@ async fn unordered_joinset(jobs: Arc<Vec<(usize, Duration)>>) {
     let mut set = JoinSet::new();
     let mut seen = 0;
     for (i, &(_, latency)) in jobs.iter().enumerate() {
-        let permit = permits.clone().acquire_owned().await.expect("semaphore open");
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore open");
         set.spawn(async move {
             let index = sleep_job(i, latency).await;
             drop(permit);
@@ -128,12 +139,17 @@ fn bench_keyed(c: &mut Criterion) {
                 .iter(|| on_worker(ours_by_key(jobs.clone(), keys)));
         });
         group.bench_with_input(BenchmarkId::new("spawn_ordered", keys), &keys, |b, _| {
-            b.to_async(&rt).iter(|| on_worker(spawn_ordered(jobs.clone())));
-        });
-        group.bench_with_input(BenchmarkId::new("unordered_joinset", keys), &keys, |b, _| {
             b.to_async(&rt)
-                .iter(|| on_worker(unordered_joinset(jobs.clone())));
+                .iter(|| on_worker(spawn_ordered(jobs.clone())));
         });
+        group.bench_with_input(
+            BenchmarkId::new("unordered_joinset", keys),
+            &keys,
+            |b, _| {
+                b.to_async(&rt)
+                    .iter(|| on_worker(unordered_joinset(jobs.clone())));
+            },
+        );
     }
     group.finish();
 }
