@@ -75,7 +75,7 @@ impl Report {
 /// The seeded events: accounts at random, numbered per account, random latencies.
 pub fn events() -> Vec<Event> {
     let mut rng = StdRng::seed_from_u64(SEED);
-    let mut numbers = vec![0; ACCOUNTS];
+    let mut numbers = [0; ACCOUNTS];
     (0..EVENTS)
         .map(|i| {
             let account = if i == 0 {
