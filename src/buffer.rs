@@ -238,6 +238,14 @@ impl<T> ReorderBuffer<T> {
         self.pop_due()
     }
 
+    /// Frees the held values' storage once nothing is held, so that an idle buffer costs
+    /// only its watermark.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.heap.is_empty() {
+            self.heap = BinaryHeap::new();
+        }
+    }
+
     /// Pops the heap top, which the caller knows is due (at or below the watermark).
     #[inline]
     fn pop_due(&mut self) -> Option<Result<T, ReorderError<T>>> {

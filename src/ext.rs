@@ -1,11 +1,14 @@
 //! The extension trait: one-line methods that build the adapters.
 
 use std::future::Future;
+use std::hash::Hash;
 
 use futures_core::Stream;
 
+use crate::keyed_reorder::{KeyedReorder, KeyedReorderConfig};
 use crate::sequenced::Sequenced;
 use crate::spawn::BlockingConfig;
+use crate::spawn_by_key::{KeyedConfig, SpawnOrderedByKey, SpawnOrderedByKeyBlocking};
 use crate::try_spawn::TrySpawnOrdered;
 use crate::{Reorder, ReorderConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
@@ -374,6 +377,239 @@ pub trait OrderedExt: Stream {
         R: Send + 'static,
     {
         SpawnOrderedBlocking::new(self, f, config.into_spawn_config())
+    }
+
+    /// Reorders a stream of `(key, seq, value)` triples within each key: every key's
+    /// values come out by that key's sequence numbers (each key starting at 0), and keys
+    /// never wait for each other.
+    ///
+    /// Yields `(key, Ok(value))`, and `(key, Err(..))` with the same contract as
+    /// [`ordered`](Self::ordered), per key: [`Late`](crate::ReorderError::Late),
+    /// [`Duplicate`](crate::ReorderError::Duplicate), and, when the input ends,
+    /// [`Missing`](crate::ReorderError::Missing) for each hole in its key's order. The key
+    /// comes with every item because an error such as `Missing` carries no value to tell
+    /// which key it belongs to, and because a consumer of several partitions usually
+    /// routes by key anyway.
+    ///
+    /// Holds without bound; use [`ordered_by_key_with`](Self::ordered_by_key_with) for a
+    /// total bound on held values. A key that drains frees its storage and keeps only its
+    /// watermark (see [`KeyedBuffer`](crate::KeyedBuffer)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Held values live in the adapter, not in the future returned by `next()`, so
+    /// dropping that future loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{stream, StreamExt};
+    /// use reorder::OrderedExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Two partitions, each numbered from 0; partition "a"'s seq 0 is late.
+    /// let arrivals = stream::iter([("a", 1, 'y'), ("b", 0, 'p'), ("a", 0, 'x'), ("b", 1, 'q')]);
+    /// let out: Vec<_> = arrivals
+    ///     .ordered_by_key()
+    ///     .map(|(key, value)| (key, value.unwrap()))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(out, [("b", 'p'), ("a", 'x'), ("a", 'y'), ("b", 'q')]);
+    /// # }
+    /// ```
+    fn ordered_by_key<K, T>(self) -> KeyedReorder<Self, K, T>
+    where
+        Self: Sized + Stream<Item = (K, u64, T)>,
+        K: Hash + Eq + Clone,
+    {
+        KeyedReorder::new(self, KeyedReorderConfig::new())
+    }
+
+    /// Like [`ordered_by_key`](Self::ordered_by_key), with a first sequence number for
+    /// every key and a window (the most values held across all keys); see
+    /// [`KeyedReorderConfig`].
+    ///
+    /// When the window fills, the missing head that has blocked its key the longest is
+    /// given up on and reported as `(key, Err(Missing(range)))`; if it turns up later it
+    /// is handed back as [`Late`](crate::ReorderError::Late).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{stream, StreamExt};
+    /// use reorder::{KeyedReorderConfig, OrderedExt, ReorderError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Key 1's seq 0 is lost; with a window of 2 the stream gives up on it.
+    /// let arrivals = stream::iter([(1, 1, 'b'), (1, 2, 'c'), (2, 0, 'z')]);
+    /// let out: Vec<_> = arrivals
+    ///     .ordered_by_key_with(KeyedReorderConfig::new().window(2))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(out[0], (1, Err(ReorderError::Missing(0..1))));
+    /// assert_eq!(out[1..], [(1, Ok('b')), (1, Ok('c')), (2, Ok('z'))]);
+    /// # }
+    /// ```
+    fn ordered_by_key_with<K, T>(self, config: KeyedReorderConfig) -> KeyedReorder<Self, K, T>
+    where
+        Self: Sized + Stream<Item = (K, u64, T)>,
+        K: Hash + Eq + Clone,
+    {
+        KeyedReorder::new(self, config)
+    }
+
+    /// Runs `f(input)` for every input as a tokio task, at most `limit` at once, and
+    /// yields the results in input order *within each key* (`key(&input)`): for two
+    /// inputs with the same key, the earlier one's result comes first, and a result is
+    /// yielded as soon as every earlier input of its key has been — a slow input of one
+    /// key never delays another key's results.
+    ///
+    /// Tasks run in parallel on the runtime's workers. The input is pulled lazily, only
+    /// when a task may start, so an endless input works. Memory is bounded: at most
+    /// `4 × limit` inputs are inside the stream at once, waiting, running or held (see
+    /// [`KeyedConfig`] for the window, a per-key limit, a task timeout and total order).
+    /// Results of different keys interleave in the order they become ready; if you need
+    /// the key with each result, return it from `f`.
+    ///
+    /// A task that panics or times out yields a [`TaskError`](crate::TaskError) in its
+    /// position within its key (its [`seq`](crate::TaskError::seq) is the input's
+    /// position in the whole input stream); the others go on, and the stream never ends
+    /// early. Dropping the stream aborts every task it spawned.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{stream, StreamExt};
+    /// use reorder::OrderedExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Account "slow"'s first event takes 100 ms; "fast"'s events are not held back.
+    /// let events = [("slow", 100), ("fast", 10), ("slow", 1), ("fast", 20)];
+    /// let out: Vec<_> = stream::iter(events)
+    ///     .spawn_ordered_by_key(4, |(account, _)| *account, |(account, ms)| async move {
+    ///         tokio::time::sleep(Duration::from_millis(ms)).await;
+    ///         (account, ms)
+    ///     })
+    ///     .map(Result::unwrap)
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(out, [("fast", 10), ("fast", 20), ("slow", 100), ("slow", 1)]);
+    /// # }
+    /// ```
+    #[track_caller]
+    fn spawn_ordered_by_key<K, KF, Fut, F>(
+        self,
+        limit: usize,
+        key: KF,
+        f: F,
+    ) -> SpawnOrderedByKey<Self, K, KF, Fut, F>
+    where
+        Self: Sized,
+        K: Hash + Eq + Clone,
+        KF: FnMut(&Self::Item) -> K,
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        SpawnOrderedByKey::new(self, KeyedConfig::new(limit), key, f)
+    }
+
+    /// Like [`spawn_ordered_by_key`](Self::spawn_ordered_by_key), with a per-key limit, a
+    /// window, a per-task timeout or total order; see [`KeyedConfig`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{stream, StreamExt};
+    /// use reorder::{KeyedConfig, OrderedExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Each chat's messages are handled one at a time; chats run in parallel.
+    /// let config = KeyedConfig::new(8).per_key_limit(1).task_timeout(Duration::from_secs(1));
+    /// let messages = [(1, "hi"), (2, "yo"), (1, "how are you?"), (2, "sup")];
+    /// let out: Vec<_> = stream::iter(messages)
+    ///     .spawn_ordered_by_key_with(config, |(chat, _)| *chat, |(chat, text)| async move {
+    ///         tokio::time::sleep(Duration::from_millis(10)).await;
+    ///         format!("{chat}: {text}")
+    ///     })
+    ///     .map(Result::unwrap)
+    ///     .collect()
+    ///     .await;
+    /// let chat1: Vec<_> = out.iter().filter(|line| line.starts_with('1')).collect();
+    /// assert_eq!(chat1, ["1: hi", "1: how are you?"]);
+    /// # }
+    /// ```
+    fn spawn_ordered_by_key_with<K, KF, Fut, F>(
+        self,
+        config: KeyedConfig,
+        key: KF,
+        f: F,
+    ) -> SpawnOrderedByKey<Self, K, KF, Fut, F>
+    where
+        Self: Sized,
+        K: Hash + Eq + Clone,
+        KF: FnMut(&Self::Item) -> K,
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        SpawnOrderedByKey::new(self, config, key, f)
+    }
+
+    /// Like [`spawn_ordered_by_key`](Self::spawn_ordered_by_key) for CPU-bound or
+    /// blocking synchronous work: `f(input)` runs on tokio's blocking pool, at most
+    /// `config`'s limit at once, and the results come back in input order within each
+    /// key. The config's task timeout does not apply: a running closure cannot be
+    /// interrupted.
+    ///
+    /// # Panics
+    ///
+    /// Polling the stream panics outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{stream, TryStreamExt};
+    /// use reorder::{KeyedConfig, OrderedExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let sums: Vec<(char, u64)> = stream::iter([('a', 10u64), ('b', 1_000), ('a', 100)])
+    ///     .spawn_ordered_by_key_blocking(KeyedConfig::new(2), |(k, _)| *k, |(k, n)| {
+    ///         (k, (0..n).sum::<u64>())
+    ///     })
+    ///     .try_collect()
+    ///     .await
+    ///     .unwrap();
+    /// let a: Vec<_> = sums.iter().filter(|(k, _)| *k == 'a').collect();
+    /// assert_eq!(a, [&('a', 45), &('a', 4_950)]);
+    /// # }
+    /// ```
+    fn spawn_ordered_by_key_blocking<K, KF, F, R>(
+        self,
+        config: KeyedConfig,
+        key: KF,
+        f: F,
+    ) -> SpawnOrderedByKeyBlocking<Self, K, KF, F, R>
+    where
+        Self: Sized,
+        Self::Item: Send + 'static,
+        K: Hash + Eq + Clone,
+        KF: FnMut(&Self::Item) -> K,
+        F: Fn(Self::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        SpawnOrderedByKeyBlocking::new(self, config, key, f)
     }
 }
 

@@ -13,8 +13,10 @@
 //! | inputs, and async work per input | the work in parallel on tokio's workers, results in input order, a concurrency limit and bounded memory | [`stream.spawn_ordered(limit, f)`](OrderedExt::spawn_ordered) → [`SpawnOrdered`] |
 //! | inputs, and fallible async work (`Result<T, E>`) | the same, one flattened error for `try_collect`, `?` and `anyhow` | [`stream.try_spawn_ordered(limit, f)`](OrderedExt::try_spawn_ordered) → [`TryTaskError`] |
 //! | inputs, and synchronous work that blocks its thread or runs for about a millisecond or more per job | the same, on tokio's blocking pool | [`stream.spawn_ordered_blocking(limit, f)`](OrderedExt::spawn_ordered_blocking) |
+//! | inputs that belong to keys (accounts, chats, partitions), async work per input | each key's results in its input order, keys never waiting for each other; optionally one task per key at a time | [`stream.spawn_ordered_by_key(limit, key, f)`](OrderedExt::spawn_ordered_by_key) → [`SpawnOrderedByKey`]; [`KeyedConfig`] |
 //! | a loop that spawns tasks as it goes | consume their results later, in spawn order | [`OrderedJoinSet`] |
 //! | a stream of `(seq, value)` in any order | the values in seq order | [`stream.ordered()`](OrderedExt::ordered) → [`Reorder`] |
+//! | a stream of `(key, seq, value)` from several partitions or sources | each key's values in its seq order, keys independent | [`stream.ordered_by_key()`](OrderedExt::ordered_by_key) → [`KeyedReorder`]; [`KeyedBuffer`] bare |
 //! | producers in many tasks or threads | one in-order consumer, senders held back by a window | [`channel`] → [`Sender`], [`Receiver`]; a [`SeqSlot`] per producer that may fail |
 //! | tasks whose *middle* must run in order | one ordered section per task, the rest concurrent | [`Sequencer`] → [`Ticket`], [`Turn`] |
 //! | a synchronous loop, a simulation, your own executor | the bare algorithm | [`ReorderBuffer`] |
@@ -97,6 +99,7 @@
 //! | the window fills or the head-of-line timeout fires | the missing head is skipped as `Err(Missing(range))`; if it turns up later it is `Late` |
 //! | seqs near `u64::MAX`, a first seq other than 0 | correct, no overflow |
 //! | a spawned task panics or times out | a [`TaskError`] in that task's position; the rest go on |
+//! | a slow input of key A ([`spawn_ordered_by_key`](OrderedExt::spawn_ordered_by_key), [`ordered_by_key`](OrderedExt::ordered_by_key)) | only A's later results wait; other keys flow |
 //! | the consumer drops a task stream or set | every task it spawned is aborted |
 //! | a [`Ticket`] is dropped before its turn, or a turn's holder panics | the turn passes on; nobody hangs |
 //!
@@ -135,6 +138,28 @@
 //! let arrivals = stream::iter([(1, "b"), (0, "a"), (3, "d")]); // 2 never comes
 //! let out: Vec<_> = arrivals.ordered().collect().await;
 //! assert_eq!(out, [Ok("a"), Ok("b"), Err(ReorderError::Missing(2..3)), Ok("d")]);
+//! # }
+//! ```
+//!
+//! Order within each key only, so a slow account holds back nobody else:
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures::{stream, StreamExt};
+//! use reorder::OrderedExt;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let events = [("alice", 1, 500), ("bob", 1, 10), ("alice", 2, 10), ("bob", 2, 10)];
+//! let out: Vec<_> = stream::iter(events)
+//!     .spawn_ordered_by_key(4, |(account, ..)| *account, |(account, n, ms)| async move {
+//!         tokio::time::sleep(Duration::from_millis(ms)).await;
+//!         (account, n)
+//!     })
+//!     .map(Result::unwrap)
+//!     .collect()
+//!     .await;
+//! assert_eq!(out, [("bob", 1), ("bob", 2), ("alice", 1), ("alice", 2)]);
 //! # }
 //! ```
 //!
@@ -190,6 +215,12 @@ pub use ext::OrderedExt;
 mod join_set;
 pub use join_set::{OrderedJoinSet, TaskHandle};
 
+mod keyed;
+pub use keyed::KeyedBuffer;
+
+mod keyed_reorder;
+pub use keyed_reorder::{KeyedReorder, KeyedReorderConfig};
+
 mod reorder;
 pub use reorder::{Reorder, ReorderConfig};
 
@@ -201,6 +232,9 @@ pub use sequencer::{Sequencer, Ticket, Turn, Wait};
 
 mod spawn;
 pub use spawn::{BlockingConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
+
+mod spawn_by_key;
+pub use spawn_by_key::{KeyedConfig, SpawnOrderedByKey, SpawnOrderedByKeyBlocking};
 
 mod tasks;
 

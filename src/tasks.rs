@@ -19,7 +19,7 @@ use tokio::task::AbortHandle;
 
 use crate::{ReorderBuffer, TaskError};
 
-type Outcome<T> = Result<T, TaskError>;
+pub(crate) type Outcome<T> = Result<T, TaskError>;
 
 /// What one poll of the engine found.
 pub(crate) enum Step<T> {
@@ -74,25 +74,7 @@ impl<T: Send + 'static> Tasks<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        let report = self.report();
-        let seq = report.seq;
-        let timeout = self.timeout;
-        let handle = runtime.spawn(async move {
-            // The timeout sits inside `catch_unwind` too: on a runtime without timers it
-            // panics, and that must read as this task's panic, not as a cancellation.
-            let timed = async move {
-                match timeout {
-                    None => Ok(fut.await),
-                    Some(limit) => tokio::time::timeout(limit, fut).await.map_err(|_| limit),
-                }
-            };
-            let outcome = match AssertUnwindSafe(timed).catch_unwind().await {
-                Ok(Ok(output)) => Ok(output),
-                Ok(Err(limit)) => Err(TaskError::timed_out(seq, limit)),
-                Err(payload) => Err(TaskError::panicked(seq, payload)),
-            };
-            report.send(outcome);
-        });
+        let handle = spawn_reporting(runtime, fut, self.timeout, self.report());
         self.track(handle.abort_handle())
     }
 
@@ -114,12 +96,7 @@ impl<T: Send + 'static> Tasks<T> {
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        let report = self.report();
-        let seq = report.seq;
-        let handle = runtime.spawn_blocking(move || {
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(f));
-            report.send(outcome.map_err(|p| TaskError::panicked(seq, p)));
-        });
+        let handle = spawn_blocking_reporting(runtime, f, self.report());
         self.track(handle.abort_handle())
     }
 
@@ -239,14 +216,69 @@ impl<T> Drop for Tasks<T> {
     }
 }
 
+/// Spawns `fut` on `runtime`; `report` sends its one outcome: the output, its panic, its
+/// timeout, or (if the task is dropped first) its cancellation. Shared by every engine that
+/// spawns async tasks.
+pub(crate) fn spawn_reporting<T, F>(
+    runtime: &tokio::runtime::Handle,
+    fut: F,
+    timeout: Option<Duration>,
+    report: Report<T>,
+) -> tokio::task::JoinHandle<()>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let seq = report.seq;
+    runtime.spawn(async move {
+        // The timeout sits inside `catch_unwind` too: on a runtime without timers it
+        // panics, and that must read as this task's panic, not as a cancellation.
+        let timed = async move {
+            match timeout {
+                None => Ok(fut.await),
+                Some(limit) => tokio::time::timeout(limit, fut).await.map_err(|_| limit),
+            }
+        };
+        let outcome = match AssertUnwindSafe(timed).catch_unwind().await {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(limit)) => Err(TaskError::timed_out(seq, limit)),
+            Err(payload) => Err(TaskError::panicked(seq, payload)),
+        };
+        report.send(outcome);
+    })
+}
+
+/// Runs `f` on `runtime`'s blocking pool; `report` sends its one outcome: the output, its
+/// panic, or (if it is cancelled before it starts) its cancellation.
+pub(crate) fn spawn_blocking_reporting<T, F>(
+    runtime: &tokio::runtime::Handle,
+    f: F,
+    report: Report<T>,
+) -> tokio::task::JoinHandle<()>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let seq = report.seq;
+    runtime.spawn_blocking(move || {
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(f));
+        report.send(outcome.map_err(|p| TaskError::panicked(seq, p)));
+    })
+}
+
 /// Sends a task's one message. If the task is dropped before it reports (aborted, or its
 /// runtime shut down), the drop reports `Cancelled` instead.
-struct Report<T> {
+pub(crate) struct Report<T> {
     seq: u64,
     tx: Option<mpsc::UnboundedSender<(u64, Outcome<T>)>>,
 }
 
 impl<T> Report<T> {
+    /// A reporter for position `seq` on `tx`.
+    pub(crate) fn new(seq: u64, tx: mpsc::UnboundedSender<(u64, Outcome<T>)>) -> Self {
+        Self { seq, tx: Some(tx) }
+    }
+
     fn send(mut self, outcome: Outcome<T>) {
         if let Some(tx) = self.tx.take() {
             // The consumer may be gone; then nobody wants the result.

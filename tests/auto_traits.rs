@@ -120,3 +120,29 @@ fn try_spawn_ordered_is_send_and_unpin() {
         stream::iter(0..3u64).try_spawn_ordered(2, |i| async move { Ok::<_, std::io::Error>(i) });
     is_send_unpin(&s);
 }
+
+#[tokio::test]
+async fn keyed_types() {
+    send_sync_unpin::<reorder::KeyedConfig>();
+    send_sync_unpin::<reorder::KeyedReorderConfig>();
+    send_sync_unpin::<reorder::KeyedBuffer<String, u64>>();
+    // Held values are moved, never pinned: `Unpin` whatever the key and value.
+    unpin::<reorder::KeyedBuffer<SendOnly, SendOnly>>();
+    send::<reorder::KeyedBuffer<u8, SendOnly>>();
+    let r = stream::iter([(1u8, 0u64, 'a')]).ordered_by_key();
+    is_send_sync_unpin(&r);
+    let s = stream::iter(0..3u64).spawn_ordered_by_key(2, |i| i % 2, |i| async move { i });
+    is_send_sync_unpin(&s);
+    let b = stream::iter(0..3u64).spawn_ordered_by_key_blocking(
+        reorder::KeyedConfig::new(2),
+        |i| i % 2,
+        |i| i,
+    );
+    is_send_sync_unpin(&b);
+    // Collecting it is a `Send` future, so it can be spawned.
+    let collect: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+        use futures::StreamExt;
+        assert_eq!(s.collect::<Vec<_>>().await.len(), 3);
+    });
+    tokio::spawn(collect).await.unwrap();
+}

@@ -22,6 +22,10 @@ mod ordered_section;
 #[path = "../examples/channel.rs"]
 mod channel;
 
+#[allow(dead_code)]
+#[path = "../examples/per_key.rs"]
+mod per_key;
+
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// A writer the examples print into, readable afterwards.
@@ -508,4 +512,42 @@ async fn ordered_section_summarises_big_runs() {
         text.contains(" 180 more]"),
         "the work order is summarised too:\n{text}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_key_delivers_each_account_in_order_without_waiting_for_the_stuck_one() {
+    let captured = Captured::default();
+    let report = tokio::time::timeout(LIMIT, per_key::run(out!(per_key, captured)))
+        .await
+        .expect("the demo finishes");
+    per_key::print_report(&report, &out!(per_key, captured));
+
+    assert!(per_key::each_account_in_order(&report.by_key));
+    assert!(per_key::each_account_in_order(&report.total));
+    let mut by_key = report.by_key.clone();
+    by_key.sort_by_key(|e| (e.account, e.number));
+    let mut total = report.total.clone();
+    total.sort_by_key(|e| (e.account, e.number));
+    assert_eq!(by_key, total, "both modes deliver every event once");
+    assert_eq!(by_key.len(), per_key::EVENTS);
+    // Accounts interleave: the per-key order is not the input order.
+    assert_ne!(report.by_key, per_key::events());
+    // The stuck account 0 holds back only itself.
+    let (others_by_key, others_total) = report.others_done();
+    let stuck = Duration::from_millis(per_key::STUCK_MS);
+    assert!(others_by_key < stuck, "{others_by_key:?}");
+    assert!(others_total >= stuck, "{others_total:?}");
+    assert!(captured
+        .text()
+        .contains("each account in order: per key true"));
+}
+
+#[test]
+fn per_key_takes_no_flags_but_help() {
+    assert!(per_key::Args::from_flags(args(&[])).is_ok());
+    let (kind, _) = parse_error(per_key::Args::from_flags(args(&["--bogus"])));
+    assert_eq!(kind, ErrorKind::UnknownArgument);
+    let (kind, text) = parse_error(per_key::Args::from_flags(args(&["--help"])));
+    assert_eq!(kind, ErrorKind::DisplayHelp);
+    assert!(text.contains("per_key"), "{text}");
 }

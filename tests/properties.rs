@@ -463,7 +463,10 @@ fn act() -> impl Strategy<Value = Act> {
 /// striping the seqs after the block, some of which die.
 fn fault_schedule() -> impl Strategy<Value = (u64, Option<usize>, Vec<Act>, Vec<LanePlan>)> {
     let first = prop_oneof![Just(0u64), 0u64..1_000, (u64::MAX - 200)..=(u64::MAX - 100)];
-    let lane = (prop::collection::vec(act(), 0..12), prop::option::of(0usize..12))
+    let lane = (
+        prop::collection::vec(act(), 0..12),
+        prop::option::of(0usize..12),
+    )
         .prop_map(|(acts, dies_after)| LanePlan { acts, dies_after });
     (
         first,
@@ -473,6 +476,8 @@ fn fault_schedule() -> impl Strategy<Value = (u64, Option<usize>, Vec<Act>, Vec<
     )
 }
 
+type Received = Result<u64, ReorderError<u64>>;
+
 /// Runs a fault schedule with no head-of-line timeout (so nothing may ever be skipped by
 /// a clock) and returns what the receiver yielded and its peak, or `None` on a hang.
 fn run_faults(
@@ -480,7 +485,7 @@ fn run_faults(
     window: Option<usize>,
     block: &[Act],
     lanes: &[LanePlan],
-) -> Option<(Vec<Result<u64, ReorderError<u64>>>, usize)> {
+) -> Option<(Vec<Received>, usize)> {
     paused(async {
         let mut config = ReorderConfig::new().first_seq(first);
         if let Some(w) = window {
