@@ -121,7 +121,7 @@ mod channel;
 pub use channel::{channel, channel_with, Receiver, Sender, SeqSlot};
 
 mod error;
-pub use error::{ReorderError, SendError, TaskError, TrySendError};
+pub use error::{ReorderError, SendError, TaskError, TrySendError, WatermarkError};
 
 mod ext;
 pub use ext::OrderedExt;
@@ -139,6 +139,12 @@ mod spawn;
 pub use spawn::{SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 mod tasks;
+
+mod watermark;
+pub use watermark::Watermark;
+
+mod keyed_watermark;
+pub use keyed_watermark::KeyedWatermark;
 
 /// The README's code, compiled and run as doctests so it stays true.
 #[cfg(doctest)]
