@@ -120,6 +120,9 @@ pub use buffer::ReorderBuffer;
 mod channel;
 pub use channel::{channel, channel_with, Receiver, Sender, SeqSlot};
 
+mod commit;
+pub use commit::{commit_tracker, CommitEvent, CommitTracker, Commits, InFlight, Throttle};
+
 mod error;
 pub use error::{ReorderError, SendError, TaskError, TrySendError, WatermarkError};
 
