@@ -143,6 +143,9 @@ pub use spawn::{SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 mod tasks;
 
+mod unordered;
+pub use unordered::SpawnUnordered;
+
 mod watermark;
 pub use watermark::Watermark;
 
