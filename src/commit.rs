@@ -413,6 +413,46 @@ impl Commits {
         self.shared.lock().watermark.get()
     }
 
+    /// Retries a failed `offset` in its own place, as [`CommitTracker::retry`]: the
+    /// committer that saw [`CommitEvent::Failed`] can act on it without holding a
+    /// tracker (which would keep this stream from ending). The guard keeps the stream
+    /// open until the retry settles.
+    ///
+    /// # Errors
+    ///
+    /// As [`Watermark::retry`]: the offset must have failed.
+    pub fn retry(&self, offset: u64) -> Result<InFlight, WatermarkError> {
+        // The guard's handle is counted under the same lock as the retry.
+        self.shared.update(|s| {
+            let result = s.watermark.retry(offset).map(|()| s.handles += 1);
+            (result, false)
+        })?;
+        Ok(InFlight::new(
+            CommitTracker {
+                shared: Arc::clone(&self.shared),
+            },
+            offset,
+        ))
+    }
+
+    /// Lets the watermark pass the failed `offset`: its failure was handled (logged,
+    /// dead-lettered).
+    ///
+    /// # Errors
+    ///
+    /// [`WatermarkError::NotFailed`] if it is in flight and has not failed; otherwise as
+    /// [`Watermark::complete`].
+    pub fn give_up(&self, offset: u64) -> Result<(), WatermarkError> {
+        self.shared.update(|s| {
+            if s.watermark.is_pending(offset) {
+                return (Err(WatermarkError::NotFailed(offset)), false);
+            }
+            let passed = s.watermark.passed();
+            let result = s.watermark.complete(offset);
+            (result, s.watermark.passed() != passed)
+        })
+    }
+
     /// When the commit the throttle may be holding back goes out.
     fn due(&self, state: &State) -> Due {
         let wm = &state.watermark;

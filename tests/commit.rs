@@ -266,3 +266,24 @@ async fn a_held_back_commit_goes_out_when_the_interval_ends() {
     assert_eq!(start.elapsed(), Duration::from_secs(10));
     settle().await;
 }
+
+#[tokio::test]
+async fn the_committer_retries_and_gives_up_without_holding_a_tracker() {
+    let (tracker, mut commits) = commit_tracker(0);
+    tracker.register(0).unwrap().fail();
+    tracker.register(1).unwrap().fail();
+    let last = tracker.register(2).unwrap();
+    drop(tracker);
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(0)));
+    let retry = commits.retry(0).unwrap();
+    assert_eq!(commits.give_up(2), Err(WatermarkError::NotFailed(2)));
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(1)));
+    commits.give_up(1).unwrap(); // dead-lettered
+    assert_eq!(commits.watermark(), 0, "the retry is still in flight");
+    retry.complete();
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(2)));
+    // The retry's guard was a handle; `last` is the only one left.
+    last.complete();
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(3)));
+    assert_eq!(within(commits.next()).await, None);
+}

@@ -150,9 +150,7 @@ fn step(wm: &mut Watermark, model: &mut Model, op: &Op) -> Option<Result<(), Wat
             (wm.register(seq), model.register(seq))
         }
         Op::RegisterBack(back) => {
-            let Some(highest) = model.seqs.keys().next_back().copied() else {
-                return None;
-            };
+            let highest = model.seqs.keys().next_back().copied()?;
             let seq = highest.saturating_sub(back);
             (wm.register(seq), model.register(seq))
         }
