@@ -22,10 +22,10 @@ use crate::watermark::Watermark;
 ///
 /// Register each offset as you take it from the log, in increasing order (gaps allowed);
 /// each [`register`](CommitTracker::register) hands back an [`InFlight`] guard to move into
-/// the task that processes it. [`Commits`] yields [`CommitEvent::Commit(offset)`] when the
+/// the task that processes it. [`Commits`] yields [`CommitEvent::Commit(offset)`](CommitEvent::Commit) when the
 /// watermark — the lowest offset not yet complete, or one past the highest when all are:
 /// Kafka's *next offset to consume* — has moved, at most as often as its [`Throttle`]
-/// allows, and [`CommitEvent::Failed(offset)`] at once for every failure, so the committer
+/// allows, and [`CommitEvent::Failed(offset)`](CommitEvent::Failed) at once for every failure, so the committer
 /// can retry it ([`CommitTracker::retry`]) or dead-letter it ([`CommitTracker::complete`]).
 /// A failed offset holds the watermark below it until then: it is never committed
 /// silently.

@@ -287,3 +287,16 @@ async fn the_committer_retries_and_gives_up_without_holding_a_tracker() {
     assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(3)));
     assert_eq!(within(commits.next()).await, None);
 }
+
+#[test]
+fn auto_traits() {
+    fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+    send_sync_unpin::<reorder::CommitTracker>();
+    send_sync_unpin::<reorder::InFlight>();
+    send_sync_unpin::<reorder::Commits>();
+    send_sync_unpin::<reorder::Watermark>();
+    send_sync_unpin::<reorder::KeyedWatermark<String>>();
+    send_sync_unpin::<Throttle>();
+    send_sync_unpin::<CommitEvent>();
+    send_sync_unpin::<WatermarkError>();
+}

@@ -302,3 +302,10 @@ proptest! {
         }));
     }
 }
+
+#[test]
+fn auto_traits() {
+    fn is_send_sync_unpin<T: Send + Sync + Unpin>(_: &T) {}
+    let s = stream::iter(0u64..3).spawn_unordered(2, |i| async move { i });
+    is_send_sync_unpin(&s);
+}
