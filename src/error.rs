@@ -321,3 +321,46 @@ impl fmt::Debug for TaskError {
 }
 
 impl std::error::Error for TaskError {}
+
+/// Why a commit watermark ([`Watermark`](crate::Watermark) and the types built on it)
+/// refused an operation. Each variant carries the sequence number it was given; nothing
+/// changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WatermarkError {
+    /// Registration must be in increasing order: this number is not above every one
+    /// registered so far (or is below the base, or `u64::MAX` was registered already).
+    NotIncreasing(u64),
+    /// Not in flight: never registered, or complete and already passed by the watermark.
+    Unknown(u64),
+    /// Complete already, and still held behind an earlier incomplete number.
+    AlreadyCompleted(u64),
+    /// A retry of a number that is in flight but has not failed.
+    NotFailed(u64),
+}
+
+impl WatermarkError {
+    /// The sequence number the refused operation was given.
+    pub fn seq(&self) -> u64 {
+        match *self {
+            Self::NotIncreasing(seq)
+            | Self::Unknown(seq)
+            | Self::AlreadyCompleted(seq)
+            | Self::NotFailed(seq) => seq,
+        }
+    }
+}
+
+impl fmt::Display for WatermarkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotIncreasing(seq) => {
+                write!(f, "sequence number {seq} is not above every one registered")
+            }
+            Self::Unknown(seq) => write!(f, "sequence number {seq} is not in flight"),
+            Self::AlreadyCompleted(seq) => write!(f, "sequence number {seq} is already complete"),
+            Self::NotFailed(seq) => write!(f, "sequence number {seq} has not failed"),
+        }
+    }
+}
+
+impl std::error::Error for WatermarkError {}

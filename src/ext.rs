@@ -10,6 +10,7 @@ use crate::sequenced::Sequenced;
 use crate::spawn::BlockingConfig;
 use crate::spawn_by_key::{KeyedConfig, SpawnOrderedByKey, SpawnOrderedByKeyBlocking};
 use crate::try_spawn::TrySpawnOrdered;
+use crate::unordered::SpawnUnordered;
 use crate::{Reorder, ReorderConfig, SpawnConfig, SpawnOrdered, SpawnOrderedBlocking};
 
 /// Adds [`ordered`](Self::ordered) and friends to every [`Stream`].
@@ -610,6 +611,81 @@ pub trait OrderedExt: Stream {
         R: Send + 'static,
     {
         SpawnOrderedByKeyBlocking::new(self, config, key, f)
+    }
+
+    /// Runs `f(input)` for every input as a tokio task, at most `limit` at once, and
+    /// yields each result as soon as its task finishes — completion order — tagged with
+    /// the input's position: `(seq, result)`. Commits still go in order:
+    /// [`watermark()`](SpawnUnordered::watermark) is the lowest position not yet yielded
+    /// successfully, so every input before it has completed and been yielded.
+    ///
+    /// This is the "unordered results, in-order commits" mode of a log consumer: handle
+    /// results as they come, and commit the offset of the input at the watermark (keep
+    /// the offsets of the inputs you fed in, in order, and drop those below the
+    /// watermark as it passes them). Work starts at most `4 × limit` positions ahead of
+    /// the oldest running task, which bounds both memory and how far the commits can lag
+    /// (see [`SpawnConfig`]).
+    ///
+    /// A task that panics or times out yields `(seq, Err(TaskError))` with its own
+    /// position, and holds the watermark below it until you
+    /// [`retry`](SpawnUnordered::retry) that position or
+    /// [`give_up`](SpawnUnordered::give_up) on it. Dropping the stream aborts every task
+    /// it spawned.
+    ///
+    /// For results in input order, and a watermark that simply follows them, use
+    /// [`spawn_ordered`](Self::spawn_ordered): there every yielded result's position + 1
+    /// ([`next_seq`](SpawnOrdered::next_seq)) is the watermark, once you have handled it.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{stream, StreamExt};
+    /// use reorder::OrderedExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let offsets = [10u64, 11, 15, 16]; // a sparse log
+    /// let mut results = stream::iter(offsets).spawn_unordered(4, |offset| async move {
+    ///     // Later offsets finish first.
+    ///     tokio::time::sleep(Duration::from_millis(100 - offset)).await;
+    ///     offset * 2
+    /// });
+    /// let (seq, doubled) = results.next().await.unwrap();
+    /// assert_eq!((seq, doubled.unwrap()), (3, 32)); // position 3 finished first
+    /// assert_eq!(results.watermark(), 0); // but position 0 is not done: commit nothing
+    /// while let Some((_, result)) = results.next().await {
+    ///     result.unwrap();
+    /// }
+    /// assert_eq!(results.watermark(), 4); // all done: commit one past offset 16
+    /// # }
+    /// ```
+    #[track_caller]
+    fn spawn_unordered<Fut, F>(self, limit: usize, f: F) -> SpawnUnordered<Self, Fut, F>
+    where
+        Self: Sized,
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        SpawnUnordered::new(self, f, SpawnConfig::new(limit))
+    }
+
+    /// Like [`spawn_unordered`](Self::spawn_unordered), with a window (how far ahead of
+    /// the oldest running task work may start) and a per-task timeout; see
+    /// [`SpawnConfig`].
+    fn spawn_unordered_with<Fut, F>(self, config: SpawnConfig, f: F) -> SpawnUnordered<Self, Fut, F>
+    where
+        Self: Sized,
+        F: FnMut(Self::Item) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        SpawnUnordered::new(self, f, config)
     }
 }
 

@@ -20,6 +20,8 @@
 //! | producers in many tasks or threads | one in-order consumer, senders held back by a window | [`channel`] → [`Sender`], [`Receiver`]; a [`SeqSlot`] per producer that may fail |
 //! | tasks whose *middle* must run in order | one ordered section per task, the rest concurrent | [`Sequencer`] → [`Ticket`], [`Turn`] |
 //! | a synchronous loop, a simulation, your own executor | the bare algorithm | [`ReorderBuffer`] |
+//! | inputs from a log (Kafka, JetStream, Redis streams), async work per input | results as soon as each finishes, and an offset that is safe to commit | [`stream.spawn_unordered(limit, f)`](OrderedExt::spawn_unordered) → [`SpawnUnordered::watermark`] |
+//! | messages processed in tasks of your own, in any order | commit each partition's offset only when everything below it is done, throttled; failures reported for retry | [`commit_tracker`] → [`CommitTracker`], [`InFlight`], [`Commits`]; [`Watermark`] / [`KeyedWatermark`] bare |
 //!
 //! ## How it compares
 //!
@@ -102,6 +104,67 @@
 //! | a slow input of key A ([`spawn_ordered_by_key`](OrderedExt::spawn_ordered_by_key), [`ordered_by_key`](OrderedExt::ordered_by_key)) | only A's later results wait; other keys flow |
 //! | the consumer drops a task stream or set | every task it spawned is aborted |
 //! | a [`Ticket`] is dropped before its turn, or a turn's holder panics | the turn passes on; nobody hangs |
+//! | a failed item under a commit watermark (a failed or dropped [`InFlight`], an `Err` from [`spawn_unordered`](OrderedExt::spawn_unordered)) | the watermark stops below it and the failure is reported; never committed silently |
+//! | a watermark is completed out of order, twice, or registered backwards | a [`WatermarkError`] naming the offset; nothing changes |
+//!
+//! # Commit offsets safely
+//!
+//! A log consumer that processes messages in parallel finishes them in any order, but may
+//! commit an offset only once every message below it is done — or a crash loses data.
+//! Real offsets are sparse (compaction and transactions leave gaps), so "last + 1" is not
+//! the next offset either. A commit watermark tracks that: offsets are registered in
+//! order as they are read, completed in any order, and the watermark is the lowest offset
+//! not yet complete, or one past the highest when all are — Kafka's *next offset to
+//! consume*, which is what a commit records. A failure holds the watermark below it until
+//! it is retried (in place, same offset) or dead-lettered.
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures::StreamExt;
+//! use reorder::{commit_tracker, CommitEvent, Throttle};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let log = [(10u64, 5u64), (12, 10), (13, 20), (17, 40)]; // (offset, ms to process)
+//! let committed = 10; // where the last run left off
+//! let (tracker, commits) = commit_tracker(committed);
+//! let mut commits = commits.throttle(Throttle::new().interval(Duration::from_millis(100)));
+//! for (offset, ms) in log.into_iter().filter(|(o, _)| *o >= committed) {
+//!     let guard = tracker.register(offset).unwrap(); // dropped unfinished = failed
+//!     tokio::spawn(async move {
+//!         tokio::time::sleep(Duration::from_millis(ms)).await;
+//!         if offset == 13 {
+//!             guard.fail(); // a downstream hiccup
+//!         } else {
+//!             guard.complete();
+//!         }
+//!     });
+//! }
+//! drop(tracker); // the stream ends once every guard is settled
+//! let mut broker = Vec::new();
+//! while let Some(event) = commits.next().await {
+//!     match event {
+//!         CommitEvent::Commit(offset) => broker.push(offset),
+//!         CommitEvent::Failed(offset) => {
+//!             assert_eq!(offset, 13);
+//!             assert_eq!(commits.watermark(), 13); // 10 and 12 are done; 13 holds it
+//!             commits.retry(offset).unwrap().complete(); // retried in place, succeeds
+//!         }
+//!     }
+//! }
+//! // 12 at once; then the throttle holds commits back for 100 ms, and the last one goes
+//! // out when every guard is settled.
+//! assert_eq!(broker, [12, 18]);
+//! # }
+//! ```
+//!
+//! [`spawn_unordered`](OrderedExt::spawn_unordered) does the same for work it spawns:
+//! results in completion order, tagged with their input position, and a
+//! [`watermark`](SpawnUnordered::watermark) over those positions. For results in input
+//! order, [`spawn_ordered`](OrderedExt::spawn_ordered)'s
+//! [`next_seq`](SpawnOrdered::next_seq) is the watermark: commits simply follow the
+//! results you have handled. `examples/commit_offsets.rs` consumes a partitioned log,
+//! crashes half-way, and resumes from the committed offsets with nothing lost.
 //!
 //! # Examples
 //!
@@ -206,8 +269,11 @@ pub use buffer::ReorderBuffer;
 mod channel;
 pub use channel::{channel, channel_with, Lane, Receiver, Sender, SeqSlot};
 
+mod commit;
+pub use commit::{commit_tracker, CommitEvent, CommitTracker, Commits, InFlight, Throttle};
+
 mod error;
-pub use error::{ReorderError, SendError, TaskError, TrySendError};
+pub use error::{ReorderError, SendError, TaskError, TrySendError, WatermarkError};
 
 mod ext;
 pub use ext::OrderedExt;
@@ -240,6 +306,15 @@ mod tasks;
 
 mod try_spawn;
 pub use try_spawn::{TrySpawnOrdered, TryTaskError};
+
+mod unordered;
+pub use unordered::SpawnUnordered;
+
+mod watermark;
+pub use watermark::Watermark;
+
+mod keyed_watermark;
+pub use keyed_watermark::KeyedWatermark;
 
 /// The README's code, compiled and run as doctests so it stays true.
 #[cfg(doctest)]

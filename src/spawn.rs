@@ -416,6 +416,11 @@ macro_rules! task_stream_common {
             }
 
             /// The position of the next result to be yielded; every earlier one has been.
+            ///
+            /// This is the stream's commit watermark: results come in input order and a
+            /// failure comes in its own position, so once you have handled the result
+            /// you were given (retried or dead-lettered it if it failed), every input
+            /// below `next_seq()` is done. See "Commit offsets safely" in the crate docs.
             pub fn next_seq(&self) -> u64 {
                 self.driver.tasks.next_seq()
             }
