@@ -732,3 +732,97 @@ async fn sequencer_survives_random_drops_cancels_aborts_and_panics() {
         assert_eq!(sequencer.waiting(), 0);
     }
 }
+
+/// Striped lanes on a multi-thread runtime, several of them dying at random points (a
+/// panic, or an abort while parked at the window), with random windows and no head
+/// timeout: every seq up to the highest sent comes out exactly once, in order — the
+/// values as `Ok`, the dead lanes' seqs as `Missing` — and the receiver ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn striped_lanes_dying_at_random_points_never_hang_or_lose_values() {
+    const SEEDS: u64 = 12;
+    quiet_injected_panics();
+    for seed in 0..SEEDS {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let lanes = rng.random_range(2..8u64);
+        let rounds = rng.random_range(50..400u64);
+        let window = rng.random_range(1..16usize);
+        let (tx, rx) = reorder::channel::<u64>(window);
+        // Per lane: after how many sends it dies (`None`: it lives), and how.
+        let mut deaths = Vec::new();
+        let mut tasks = Vec::new();
+        for p in 0..lanes {
+            let dies_after = rng.random_bool(0.4).then(|| rng.random_range(0..rounds));
+            let by_abort = rng.random_bool(0.5);
+            deaths.push(dies_after);
+            let mut lane = tx.lane(p, lanes);
+            let (at_death, death_reached) = tokio::sync::oneshot::channel::<()>();
+            tasks.push((
+                by_abort.then_some(death_reached),
+                dies_after,
+                tokio::spawn(async move {
+                    for round in 0..rounds {
+                        if dies_after == Some(round) {
+                            if by_abort {
+                                let _ = at_death.send(());
+                                std::future::pending::<()>().await; // aborted from outside
+                            }
+                            panic!("injected: lane {p} dies");
+                        }
+                        let seq = lane.next_seq();
+                        lane.send(seq).await.unwrap();
+                        if round % 7 == 0 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                }),
+            ));
+        }
+        drop(tx);
+        let receiving = tokio::spawn(async move { rx.collect::<Vec<_>>().await });
+        for (death_reached, dies_after, task) in &mut tasks {
+            if let (Some(reached), Some(_)) = (death_reached.take(), dies_after) {
+                // Abort only once the lane is where it is meant to die (each on its own:
+                // one lane waiting there may hold the others back at the window).
+                let lane = task.abort_handle();
+                tokio::spawn(async move {
+                    if reached.await.is_ok() {
+                        lane.abort();
+                    }
+                });
+            }
+        }
+        let got = within(receiving).await.unwrap();
+        // The highest seq sent: the last round's seq of the highest lane that lived.
+        let highest_sent = (0..lanes)
+            .filter_map(|p| {
+                let sent = deaths[p as usize].unwrap_or(rounds);
+                sent.checked_sub(1).map(|last_round| last_round * lanes + p)
+            })
+            .max();
+        let mut next = 0u64;
+        for item in &got {
+            match item {
+                Ok(seq) => {
+                    assert_eq!(*seq, next, "seed {seed}: out of position");
+                    let (p, round) = (seq % lanes, seq / lanes);
+                    assert!(deaths[p as usize].is_none_or(|d| round < d), "seed {seed}");
+                    next += 1;
+                }
+                Err(ReorderError::Missing(range)) => {
+                    assert_eq!(range.start, next, "seed {seed}: Missing out of position");
+                    for seq in range.clone() {
+                        let (p, round) = (seq % lanes, seq / lanes);
+                        let died = deaths[p as usize].is_some_and(|d| round >= d);
+                        assert!(died, "seed {seed}: {seq} was sent but reported missing");
+                    }
+                    next = range.end;
+                }
+                Err(other) => panic!("seed {seed}: a healthy value came back as {other:?}"),
+            }
+        }
+        assert_eq!(next, highest_sent.map_or(0, |h| h + 1), "seed {seed}");
+        for (_, _, task) in tasks {
+            let _ = task.await;
+        }
+    }
+}
