@@ -419,9 +419,16 @@ where
     {
         let mut this = self.project();
         let engine = this.engine;
+        let mut runtime_checked = false;
         loop {
             // Start work first, so workers stay busy while the consumer handles results.
             while !*this.input_done && engine.may_pull() {
+                if !runtime_checked {
+                    // Outside a runtime, panic before an input is taken, so that a caller
+                    // that catches the panic has lost nothing.
+                    drop(tokio::runtime::Handle::current());
+                    runtime_checked = true;
+                }
                 match this.input.as_mut().poll_next(cx) {
                     Poll::Ready(Some(input)) => {
                         let key = key_of(&input);

@@ -521,3 +521,29 @@ fn keyed_buffer_keys_that_drain_cost_only_a_watermark_and_forget_drops_it() {
     assert!(buf.insert(&1, 12, 0).unwrap().is_none());
     assert!(!buf.forget(&1), "a key that holds values is not forgotten");
 }
+
+/// Polled outside a runtime, the stream panics before it takes an input, so a caller that
+/// catches the panic has lost nothing (the same rule as `spawn_ordered`).
+#[test]
+fn polling_outside_a_runtime_panics_before_taking_an_input() {
+    let pulled = Counter::default();
+    let input = stream::iter(0..4u64).inspect({
+        let pulled = pulled.clone();
+        move |_| {
+            pulled.incr();
+        }
+    });
+    let mut results = input.spawn_ordered_by_key(2, |i| i % 2, |i| async move { i });
+    let outside = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(results.next())
+    }));
+    assert!(outside.is_err(), "no runtime: polling must panic");
+    assert_eq!(pulled.get(), 0);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut got: Vec<u64> = runtime.block_on(async {
+        let all = within(results.collect::<Vec<_>>()).await;
+        all.into_iter().map(Result::unwrap).collect()
+    });
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2, 3], "nothing was lost to the panic");
+}

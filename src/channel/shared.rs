@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::{Release, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -79,11 +80,26 @@ impl Shared {
     }
 
     /// Publishes a new watermark and wakes the senders it admits.
+    #[inline]
     pub(super) fn advance(&self, watermark: u64) {
+        if self.window.is_none() {
+            // No window, so no sender ever parks: the watermark only informs
+            // `Sender::next_seq`, and a plain release store (no full fence) will do.
+            self.watermark.store(watermark, Release);
+            return;
+        }
+        // The store and the load below pair with a parking sender's increment of `parked`
+        // and its re-check of the watermark (both `SeqCst`): one of the two sides sees
+        // the other, so a sender never sleeps through the watermark that admits it.
         self.watermark.store(watermark, SeqCst);
         if self.parked.load(SeqCst) == 0 {
             return;
         }
+        self.wake_admitted(watermark);
+    }
+
+    #[inline(never)]
+    fn wake_admitted(&self, watermark: u64) {
         let mut admitted = Vec::new();
         {
             let mut waiters = lock(&self.waiters);
