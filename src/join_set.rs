@@ -69,6 +69,15 @@ pub struct OrderedJoinSet<T> {
 }
 
 impl<T: Send + 'static> OrderedJoinSet<T> {
+    /// The handle of the task just spawned in position `seq`.
+    fn handle(&self, seq: u64) -> TaskHandle {
+        let abort = self
+            .tasks
+            .last_abort_handle()
+            .expect("a task was just spawned");
+        TaskHandle::new(seq, abort)
+    }
+
     /// An empty set; the first task spawned takes position 0.
     pub fn new() -> Self {
         Self {
@@ -105,7 +114,8 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        TaskHandle::new(self.tasks.spawn(task))
+        let seq = self.tasks.spawn(task);
+        self.handle(seq)
     }
 
     /// Spawns `task` on the runtime behind `runtime` in the next position: for a set
@@ -129,7 +139,8 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        TaskHandle::new(self.tasks.spawn_on(task, runtime))
+        let seq = self.tasks.spawn_on(task, runtime);
+        self.handle(seq)
     }
 
     /// Runs `f` on tokio's blocking pool in the next position. The task timeout does not
@@ -143,7 +154,8 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        TaskHandle::new(self.tasks.spawn_blocking(f))
+        let seq = self.tasks.spawn_blocking(f);
+        self.handle(seq)
     }
 
     /// Runs `f` on the blocking pool of the runtime behind `runtime`, in the next
@@ -153,7 +165,8 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        TaskHandle::new(self.tasks.spawn_blocking_on(f, runtime))
+        let seq = self.tasks.spawn_blocking_on(f, runtime);
+        self.handle(seq)
     }
 
     /// Waits for the next result in spawn order. `None` when every spawned task's result
@@ -362,7 +375,7 @@ pub struct TaskHandle {
 }
 
 impl TaskHandle {
-    fn new((seq, abort): (u64, AbortHandle)) -> Self {
+    fn new(seq: u64, abort: AbortHandle) -> Self {
         Self { seq, abort }
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::{ReorderBuffer, TaskError};
 
@@ -36,7 +36,7 @@ pub(crate) struct Tasks<T> {
     rx: mpsc::UnboundedReceiver<(u64, Outcome<T>)>,
     buffer: ReorderBuffer<Outcome<T>>,
     /// One handle per spawned, not yet yielded task; the front is `buffer.next_seq()`.
-    handles: VecDeque<AbortHandle>,
+    handles: VecDeque<JoinHandle<()>>,
     next_spawn: u64,
     in_flight: usize,
     timeout: Option<Duration>,
@@ -59,7 +59,7 @@ impl<T: Send + 'static> Tasks<T> {
     /// Spawns `fut` as a tokio task in the next position; returns that position and the
     /// task's abort handle.
     #[track_caller]
-    pub(crate) fn spawn<F>(&mut self, fut: F) -> (u64, AbortHandle)
+    pub(crate) fn spawn<F>(&mut self, fut: F) -> u64
     where
         F: Future<Output = T> + Send + 'static,
     {
@@ -70,19 +70,19 @@ impl<T: Send + 'static> Tasks<T> {
 
     /// Like [`spawn`](Self::spawn), on the given runtime.
     #[track_caller]
-    pub(crate) fn spawn_on<F>(&mut self, fut: F, runtime: &Handle) -> (u64, AbortHandle)
+    pub(crate) fn spawn_on<F>(&mut self, fut: F, runtime: &Handle) -> u64
     where
         F: Future<Output = T> + Send + 'static,
     {
         let handle = spawn_reporting(runtime, fut, self.timeout, self.report());
-        self.track(handle.abort_handle())
+        self.track(handle)
     }
 
     /// Runs `f` on tokio's blocking pool in the next position; returns that position and
     /// the task's abort handle. The task timeout does not apply: a running closure cannot
     /// be interrupted.
     #[track_caller]
-    pub(crate) fn spawn_blocking<F>(&mut self, f: F) -> (u64, AbortHandle)
+    pub(crate) fn spawn_blocking<F>(&mut self, f: F) -> u64
     where
         F: FnOnce() -> T + Send + 'static,
     {
@@ -92,12 +92,12 @@ impl<T: Send + 'static> Tasks<T> {
 
     /// Like [`spawn_blocking`](Self::spawn_blocking), on the given runtime's blocking pool.
     #[track_caller]
-    pub(crate) fn spawn_blocking_on<F>(&mut self, f: F, runtime: &Handle) -> (u64, AbortHandle)
+    pub(crate) fn spawn_blocking_on<F>(&mut self, f: F, runtime: &Handle) -> u64
     where
         F: FnOnce() -> T + Send + 'static,
     {
         let handle = spawn_blocking_reporting(runtime, f, self.report());
-        self.track(handle.abort_handle())
+        self.track(handle)
     }
 
     /// A reporter for the next position. Made before the task is spawned and moved into
@@ -111,10 +111,17 @@ impl<T: Send + 'static> Tasks<T> {
         }
     }
 
-    fn track(&mut self, handle: AbortHandle) -> (u64, AbortHandle) {
-        self.handles.push_back(handle.clone());
+    /// Keeps the task's handle (the join handle itself: no extra reference per task) and
+    /// returns its position.
+    fn track(&mut self, handle: JoinHandle<()>) -> u64 {
+        self.handles.push_back(handle);
         self.in_flight += 1;
-        (self.next_spawn - 1, handle)
+        self.next_spawn - 1
+    }
+
+    /// An abort handle for the task spawned last.
+    pub(crate) fn last_abort_handle(&self) -> Option<AbortHandle> {
+        self.handles.back().map(JoinHandle::abort_handle)
     }
 
     /// Moves the engine on by one step: yields the next result if it is here, otherwise
@@ -206,13 +213,13 @@ impl<T> Tasks<T> {
 
     /// Aborts every task not yet finished; each reports `Cancelled` in its position.
     pub(crate) fn abort_all(&self) {
-        self.handles.iter().for_each(AbortHandle::abort);
+        self.handles.iter().for_each(JoinHandle::abort);
     }
 }
 
 impl<T> Drop for Tasks<T> {
     fn drop(&mut self) {
-        self.handles.iter().for_each(AbortHandle::abort);
+        self.handles.iter().for_each(JoinHandle::abort);
     }
 }
 
