@@ -9,17 +9,38 @@ use std::time::Duration;
 use tokio::runtime::{Handle, Id};
 use tokio::time::{Instant, Sleep};
 
+/// How many arrivals a stream takes in during one poll while it has nothing to yield,
+/// before it yields to the runtime (tokio's own budget per task is 128 operations); and
+/// how many arrivals, after the head-of-line clock has fired, the head may still be
+/// looked for among them before it is skipped.
+pub(crate) const ARRIVALS_PER_POLL: u32 = 128;
+
 /// The head-of-line timer and the watermark it was armed for. The `Sleep` is made on
 /// first use, so building the owner needs no runtime.
+///
+/// Once fired, it stays fired for the same head (until the head moves or nothing is
+/// blocked any more): the owner first takes in what has already arrived, since the head
+/// may be among it, and skips the head only when the input has nothing more for now, or
+/// after [`ARRIVALS_PER_POLL`] arrivals since the deadline (so that an input that is
+/// always ready cannot keep the head waiting).
 pub(crate) struct HeadTimer {
     timeout: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
     /// The runtime whose timer `sleep` is registered with: a sleep of a runtime that has
     /// shut down panics when polled, so another runtime gets a sleep of its own.
     runtime: Option<Id>,
-    /// The head the clock runs for, and when it fires (`None`: never, the timeout is too
-    /// long to be represented, as with tokio's own `sleep`).
-    armed: Option<(u64, Option<Instant>)>,
+    armed: Option<Armed>,
+}
+
+/// The clock for one blocked head.
+struct Armed {
+    head: u64,
+    /// When it fires; `None`: never (the timeout is too long to be represented, as with
+    /// tokio's own `sleep`).
+    deadline: Option<Instant>,
+    fired: bool,
+    /// Arrivals taken in since it fired.
+    arrivals_since: u32,
 }
 
 impl HeadTimer {
@@ -41,6 +62,23 @@ impl HeadTimer {
         self.armed = None;
     }
 
+    /// Counts an arrival taken in after the clock fired.
+    #[inline]
+    pub(crate) fn note_arrival(&mut self) {
+        if let Some(armed) = self.armed.as_mut().filter(|a| a.fired) {
+            armed.arrivals_since = armed.arrivals_since.saturating_add(1);
+        }
+    }
+
+    /// Whether the clock fired and [`ARRIVALS_PER_POLL`] arrivals have been taken in since
+    /// without the head among them: skip it now.
+    #[inline]
+    pub(crate) fn overdue(&self) -> bool {
+        self.armed
+            .as_ref()
+            .is_some_and(|a| a.fired && a.arrivals_since >= ARRIVALS_PER_POLL)
+    }
+
     /// Whether `blocked_head` — the watermark, while something waits behind it — has
     /// been missing for longer than the timeout. The clock restarts whenever the blocked
     /// head changes and stops while nothing is blocked. Registers for a wake-up otherwise.
@@ -55,17 +93,34 @@ impl HeadTimer {
             self.disarm();
             return false;
         };
-        let (deadline, rearmed) = match self.armed {
-            Some((armed_for, deadline)) if armed_for == head => (deadline, false),
+        let rearmed = match self.armed.as_ref() {
+            Some(armed) if armed.head == head => {
+                if armed.fired {
+                    return true;
+                }
+                false
+            }
             _ => {
-                let deadline = Instant::now().checked_add(self.timeout);
-                self.armed = Some((head, deadline));
-                (deadline, true)
+                self.armed = Some(Armed {
+                    head,
+                    deadline: Instant::now().checked_add(self.timeout),
+                    fired: false,
+                    arrivals_since: 0,
+                });
+                true
             }
         };
-        let Some(deadline) = deadline else {
+        let Some(deadline) = self.armed.as_ref().and_then(|a| a.deadline) else {
             return false;
         };
+        // The clock itself, not only the sleep: a task that never returns `Pending` (its
+        // input always ready) never lets the runtime's timer fire the sleep.
+        if Instant::now() >= deadline {
+            if let Some(armed) = self.armed.as_mut() {
+                armed.fired = true;
+            }
+            return true;
+        }
         let runtime = Handle::current().id();
         match self.sleep.as_mut() {
             Some(sleep) if self.runtime == Some(runtime) => {
@@ -82,8 +137,8 @@ impl HeadTimer {
             .sleep
             .as_mut()
             .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
-        if fired {
-            self.disarm();
+        if let Some(armed) = self.armed.as_mut().filter(|_| fired) {
+            armed.fired = true;
         }
         fired
     }

@@ -17,7 +17,7 @@
 //! | a loop that spawns tasks as it goes | consume their results later, in spawn order | [`OrderedJoinSet`] |
 //! | a stream of `(seq, value)` in any order | the values in seq order | [`stream.ordered()`](OrderedExt::ordered) → [`Reorder`] |
 //! | a stream of `(key, seq, value)` from several partitions or sources | each key's values in its seq order, keys independent | [`stream.ordered_by_key()`](OrderedExt::ordered_by_key) → [`KeyedReorder`]; [`KeyedBuffer`] bare |
-//! | producers in many tasks or threads | one in-order consumer, senders held back by a window | [`channel`] → [`Sender`], [`Receiver`]; per producer that may fail, an owner that gives its seqs up when dropped: [`SeqSlot`] (one seq), [`Lane`] (a stripe), [`Sender::give_up_range`] (a block) |
+//! | producers in many tasks or threads | one in-order consumer, senders held back by a window | [`channel`] → [`Sender`], [`Receiver`]; per producer that may fail, an owner that gives its seqs up when dropped: [`SeqSlot`] (one seq), [`Sender::lane`] (a stripe), [`Sender::block`] (a block) |
 //! | tasks whose *middle* must run in order | one ordered section per task, the rest concurrent | [`Sequencer`] → [`Ticket`], [`Turn`] |
 //! | a synchronous loop, a simulation, your own executor | the bare algorithm | [`ReorderBuffer`] |
 //! | inputs from a log (Kafka, JetStream, Redis streams), async work per input | results as soon as each finishes, and an offset that is safe to commit | [`stream.spawn_unordered(limit, f)`](OrderedExt::spawn_unordered) → [`SpawnUnordered::watermark`] |
@@ -98,9 +98,9 @@
 //! | a held seq arrives again | the first copy in its position, then `Err(Duplicate { seq, value })` |
 //! | the input ends with holes | `Err(Missing(range))` for each hole, in order among the held values, then `None` |
 //! | a channel producer gives its seq up ([`Sender::give_up`], or its [`SeqSlot`] is dropped unsent) | `Err(Missing(seq..seq + 1))` in its position, no waiting |
-//! | a channel producer that owns many seqs dies (its [`Lane`] is dropped, or it called [`Sender::give_up_range`]) | each of its seqs `Missing` in position, promptly; no hang, no timeout per seq |
+//! | a channel producer that owns many seqs dies (its [`Lane`] — from [`Sender::lane`] or [`Sender::block`] — is dropped, or it called [`Sender::give_up_range`]) | each of its seqs `Missing` in position, promptly; no hang, no timeout per seq |
 //! | a flood of give-ups far ahead of the window | kept as compact ranges apart from the values: no value is ever skipped or `Late` because of them |
-//! | a channel seq nobody sends nor gives up, while producers live on | waits; a head-of-line timeout skips it after its full length (one timeout per such seq); `Duration::MAX` means never |
+//! | a channel seq nobody sends nor gives up, while producers live on | waits; a head-of-line timeout skips the gap up to the next seq known to come (one timeout per such gap; what turns up later in it is `Late`); `Duration::MAX` means never |
 //! | the window fills or the head-of-line timeout fires | the missing head is skipped as `Err(Missing(range))`; if it turns up later it is `Late` |
 //! | seqs near `u64::MAX`, a first seq other than 0 | correct, no overflow |
 //! | a spawned task panics or times out | a [`TaskError`] in that task's position; the rest go on |

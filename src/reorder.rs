@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use crate::buffer::ReorderBuffer;
 use crate::error::ReorderError;
-use crate::head_timer::HeadTimer;
+use crate::head_timer::{HeadTimer, ARRIVALS_PER_POLL};
 use crate::sequenced::Sequenced;
 
 /// Settings for [`ordered_with`](crate::OrderedExt::ordered_with) and
@@ -79,9 +79,11 @@ impl ReorderConfig {
     /// How long held values may wait for a missing head. The clock starts when the
     /// stream is polled, finds the next expected value missing and some later value
     /// held; it restarts whenever the watermark moves. When it fires the missing head
-    /// is skipped. The clock is honoured however ready the input is: the stream checks it
-    /// before taking more input, and yields to the runtime after every 128 arrivals it
-    /// holds. A timeout too long to represent (such as `Duration::MAX`) never fires, as
+    /// is skipped. The clock is honoured however ready the input is: the stream looks at
+    /// it before taking more input, and yields to the runtime after every 128 arrivals it
+    /// holds. Once it has fired, what has already arrived is looked through first (the
+    /// head may be among it): the head is skipped when the input has nothing more for
+    /// now, or after 128 more arrivals without it. A timeout too long to represent (such as `Duration::MAX`) never fires, as
     /// with tokio's `sleep`. Uses tokio's timer, so the stream must be polled inside a
     /// tokio runtime with time enabled (any runtime: the timer follows the stream if it
     /// moves to another one).
@@ -112,10 +114,6 @@ impl Default for ReorderConfig {
         Self::new()
     }
 }
-
-/// How many arrivals one poll takes in while it has nothing to yield, before it yields
-/// to the runtime (tokio's own budget per task is 128 operations).
-const ARRIVALS_PER_POLL: u32 = 128;
 
 pin_project! {
     /// Stream for the [`ordered`](crate::OrderedExt::ordered),
@@ -272,15 +270,15 @@ where
             head_timeout,
             done,
         } = self.project();
-        // Honour the head-of-line clock before taking more input, so that an input that
-        // is always ready cannot keep a missing head waiting past its timeout.
-        if let Some(timer) = head_timeout.as_mut() {
-            if !buffer.is_empty() && timer.poll_expired(Some(buffer.next_seq()), cx) {
-                if let Some(skipped) = buffer.skip_gap() {
-                    return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
-                }
-            }
-        }
+        // Look at the head-of-line clock before taking more input, so that an input that
+        // is always ready cannot keep a missing head waiting past its timeout. A clock
+        // that has fired skips the head only once what has already arrived has been
+        // looked through (the head may be among it): when the input has nothing more for
+        // now, or after `ARRIVALS_PER_POLL` arrivals since the deadline.
+        let mut expired = match head_timeout.as_mut() {
+            Some(timer) if !buffer.is_empty() => timer.poll_expired(Some(buffer.next_seq()), cx),
+            _ => false,
+        };
         let mut budget = ARRIVALS_PER_POLL;
         loop {
             if just_held {
@@ -297,15 +295,24 @@ where
             if *done {
                 return Poll::Ready(buffer.pop_flush());
             }
+            let overdue = head_timeout.as_ref().is_some_and(HeadTimer::overdue);
+            if expired && (budget == 0 || overdue) {
+                if let Some(skipped) = buffer.skip_gap() {
+                    return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                }
+            }
             if budget == 0 {
                 // Held arrivals only, for a while: let other tasks run, and come back to
-                // check the clock.
+                // look at the clock.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             budget -= 1;
             match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
+                    if let Some(timer) = head_timeout.as_mut().filter(|_| expired) {
+                        timer.note_arrival();
+                    }
                     let (seq, value) = match item.into_parts() {
                         Ok(parts) => parts,
                         Err(unplaceable) => return Poll::Ready(Some(Err(unplaceable))),
@@ -318,9 +325,10 @@ where
                 }
                 Poll::Ready(None) => *done = true,
                 Poll::Pending => {
-                    if let Some(timer) = head_timeout {
+                    if let Some(timer) = head_timeout.as_mut() {
                         let blocked = (!buffer.is_empty()).then(|| buffer.next_seq());
-                        if timer.poll_expired(blocked, cx) {
+                        expired = timer.poll_expired(blocked, cx);
+                        if expired {
                             if let Some(skipped) = buffer.skip_gap() {
                                 return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
                             }

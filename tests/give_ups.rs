@@ -463,3 +463,83 @@ fn a_replaced_waker_that_owns_the_receiver_is_dropped_outside_the_lock() {
     wait.recv_timeout(Duration::from_secs(10))
         .expect("deadlock: a waker was dropped under the channel's lock");
 }
+
+// ---------------------------------------------------------------------------------------
+// Found in review
+// ---------------------------------------------------------------------------------------
+
+/// A producer that retries `try_send` beside a dead stripe: a seq turned away at the window
+/// is a seq known to come, so the dead positions below it are reported and it gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_try_send_loop_beside_a_dead_stripe_gets_through() {
+    let (tx, rx) = channel::<u64>(1);
+    let mut live = tx.lane(0, 2);
+    tx.lane(1, 2).give_up(); // 1, 3, 5, … will never come
+    drop(tx);
+    let producer = tokio::spawn(async move {
+        for _ in 0..3 {
+            loop {
+                let seq = live.next_seq();
+                match live.try_send(seq) {
+                    Ok(()) => break,
+                    Err(TrySendError::Full(_)) => {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+        }
+    });
+    let got = drain(rx).await;
+    within(producer).await.unwrap();
+    assert_eq!(accounted(0, 5, &got), [1, 3]);
+}
+
+/// A head that arrived after its deadline but before the receiver looked is yielded, not
+/// skipped: the clock skips only once what has arrived has been looked through.
+#[tokio::test(start_paused = true)]
+async fn a_head_that_arrived_after_the_deadline_but_before_the_poll_is_yielded() {
+    let config = ReorderConfig::new()
+        .window(8)
+        .head_timeout(Duration::from_millis(100));
+    let (tx, rx) = channel_with(config);
+    let mut rx = spawn(rx);
+    tx.send(5, 5u64).await.unwrap();
+    assert_pending!(rx.poll_next());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    tx.send(2, 2).await.unwrap();
+    tx.send(0, 0).await.unwrap();
+    assert_ready_eq!(rx.poll_next(), Some(Ok(0)));
+    // Head 1 is missing now; its own clock starts and then skips it, not 2.
+    assert_pending!(rx.poll_next());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_ready_eq!(rx.poll_next(), Some(Err(ReorderError::Missing(1..2))));
+    assert_ready_eq!(rx.poll_next(), Some(Ok(2)));
+}
+
+/// Blocks are finite lanes: a dropped block gives up only the rest of its block, so the
+/// seqs after it stay free for the next block's producer, and nothing comes back `Late`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_or_dead_block_gives_up_only_the_rest_of_its_block() {
+    quiet_injected_panics();
+    let (tx, rx) = channel(4);
+    for b in 0..10u64 {
+        let mut block = tx.block(b * 10..b * 10 + 10);
+        tokio::spawn(async move {
+            while !block.is_exhausted() {
+                let seq = block.next_seq();
+                if b == 3 && seq == 35 {
+                    panic!("injected: block 3 dies at 35");
+                }
+                block.send(seq).await.unwrap();
+            }
+            assert_eq!(block.next_seq(), b * 10 + 9, "the last seq it sent");
+        });
+    }
+    let mut empty = tx.block(7..7);
+    assert!(empty.is_exhausted());
+    assert!(empty.send(0).await.is_err(), "an empty block owns nothing");
+    drop((empty, tx));
+    let got = drain(rx).await;
+    assert_eq!(accounted(0, 100, &got), (35..40).collect::<Vec<_>>());
+}

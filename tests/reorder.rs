@@ -856,3 +856,52 @@ fn missing_display_never_panics_on_a_hand_made_range() {
         "sequence number 7 is missing"
     );
 }
+
+/// Found in review: a head that arrived after the deadline but before the stream looked
+/// is yielded, not skipped.
+#[tokio::test(start_paused = true)]
+async fn a_head_that_arrived_after_the_deadline_but_before_the_poll_is_yielded() {
+    let config = ReorderConfig::new().head_timeout(Duration::from_millis(100));
+    let (tx, mut s) = hand_fed(config);
+    send(&tx, 5, 'f');
+    assert_pending!(s.poll_next());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    send(&tx, 2, 'c');
+    send(&tx, 0, 'a');
+    assert_ready_eq!(s.poll_next(), Some(Ok('a')));
+    assert_pending!(s.poll_next(), "head 1 has a clock of its own");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_ready_eq!(s.poll_next(), Some(Err(ReorderError::Missing(1..2))));
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')));
+}
+
+/// An input that is always ready with items that come straight back (here `Late` ones)
+/// must not starve the clock either: after 128 arrivals past the deadline without the
+/// head, the head is skipped.
+#[test]
+fn a_flood_of_late_items_cannot_starve_the_head_timeout() {
+    let got = on_a_thread_within_10s(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // 10 is lost; 11 waits behind it; then endless copies of seq 0, all late.
+            let input = stream::iter([(11u64, 11u64)]).chain(stream::repeat((0, 0)));
+            let config = ReorderConfig::new()
+                .first_seq(10)
+                .head_timeout(Duration::from_millis(1));
+            let mut s = input.ordered_with(config);
+            let mut lates = 0u64;
+            loop {
+                match s.next().await {
+                    Some(Err(ReorderError::Late { .. })) => lates += 1,
+                    other => return (other, s.next().await, lates),
+                }
+            }
+        })
+    });
+    assert_eq!(got.0, Some(Err(ReorderError::Missing(10..11))));
+    assert_eq!(got.1, Some(Ok(11)));
+    assert!(got.2 > 0, "the late items came out meanwhile");
+}

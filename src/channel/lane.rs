@@ -6,30 +6,36 @@ use super::sender::Sender;
 use crate::error::{SendError, TrySendError};
 
 /// A producer that owns the sequence numbers `first`, `first + step`, `first + 2 × step`,
-/// … of a [`channel`](crate::channel), made by [`Sender::lane`].
+/// … of a [`channel`](crate::channel) — for ever ([`Sender::lane`]) or below an end
+/// ([`Sender::block`]).
 ///
 /// [`send`](Self::send) sends at the lane's next seq and moves on by `step`. Dropping
-/// the lane gives up every seq of its stripe that it has not sent, so the receiver
-/// reports each as [`Missing`](crate::ReorderError::Missing) in its position instead of
-/// waiting: a producer task that ends, panics or is cancelled while owning a lane never
-/// hangs the channel, and costs no head-of-line timeout.
+/// the lane gives up every seq it owns and has not sent, so the receiver reports each
+/// as [`Missing`](crate::ReorderError::Missing) in its position instead of waiting: a
+/// producer task that ends, panics or is cancelled while owning a lane never hangs the
+/// channel, and costs no head-of-line timeout. What a lane gave up is given up for good:
+/// a value sent for one of those seqs later (say by a restarted worker) comes back
+/// [`Late`](crate::ReorderError::Late) once the seq has been reported.
 #[must_use = "dropping a lane gives up every sequence number it owns"]
 pub struct Lane<T> {
     sender: Sender<T>,
     /// The next seq to send; once exhausted, the last one sent.
     next: u64,
     step: u64,
-    /// The stripe's next seq would pass `u64::MAX`: nothing is left to send.
+    /// One past the last seq owned (`None`: the stripe is open-ended).
+    end: Option<u64>,
+    /// Nothing is left to send: the next seq would pass `end` or `u64::MAX`.
     exhausted: bool,
 }
 
 impl<T> Lane<T> {
-    pub(super) fn new(sender: Sender<T>, first: u64, step: u64) -> Self {
+    pub(super) fn new(sender: Sender<T>, first: u64, step: u64, end: Option<u64>) -> Self {
         Self {
             sender,
             next: first,
             step,
-            exhausted: false,
+            end,
+            exhausted: end.is_some_and(|end| first >= end),
         }
     }
 
@@ -44,7 +50,8 @@ impl<T> Lane<T> {
         self.step
     }
 
-    /// Whether the stripe has no seq left to send (it would pass `u64::MAX`).
+    /// Whether the lane has no seq left to send (its next would pass its end or
+    /// `u64::MAX`).
     pub fn is_exhausted(&self) -> bool {
         self.exhausted
     }
@@ -91,8 +98,8 @@ impl<T> Lane<T> {
 
     fn move_on(&mut self) {
         match self.next.checked_add(self.step) {
-            Some(next) => self.next = next,
-            None => self.exhausted = true,
+            Some(next) if self.end.is_none_or(|end| next < end) => self.next = next,
+            _ => self.exhausted = true,
         }
     }
 
@@ -120,8 +127,13 @@ impl<T> Lane<T> {
 
 impl<T> Drop for Lane<T> {
     fn drop(&mut self) {
-        if !self.exhausted {
-            self.sender.give_up_stripe(self.next, self.step);
+        if self.exhausted {
+            return;
+        }
+        match self.end {
+            // A block's rest is a plain range: reported in full, even past the last value.
+            Some(end) => drop(self.sender.give_up_range(self.next..end)),
+            None => self.sender.give_up_stripe(self.next, self.step),
         }
     }
 }
@@ -131,6 +143,7 @@ impl<T> fmt::Debug for Lane<T> {
         f.debug_struct("Lane")
             .field("next_seq", &self.next_seq())
             .field("step", &self.step)
+            .field("end", &self.end)
             .field("exhausted", &self.is_exhausted())
             .finish()
     }

@@ -51,6 +51,7 @@ use shared::Shared;
 /// |---|---|---|
 /// | one seq | [`Sender::slot`] → [`SeqSlot`] | that seq is `Missing` |
 /// | a stripe `first, first + step, …` | [`Sender::lane`] → [`Lane`] | every seq of the stripe it has not sent is `Missing` |
+/// | a block `start..end` | [`Sender::block`] → [`Lane`] | the rest of its block is `Missing` |
 /// | a block or anything else | [`Sender::give_up`], [`Sender::give_up_range`] by hand | what it gave up is `Missing` |
 ///
 /// Give-ups never wait and never take room from values: they are kept as compact
@@ -103,20 +104,28 @@ pub fn channel<T>(window: usize) -> (Sender<T>, Receiver<T>) {
 /// assert_eq!(rx.recv().await, Some(Ok("two")));
 /// # }
 /// ```
-/// A head-of-line timeout costs its full length per missing seq that nobody gave up;
+/// The head-of-line clock runs while a missing head blocks something known to come after
+/// it (a held value, a sender waiting at the window, a range given up); when it fires,
+/// everything up to that seq is skipped as one `Missing`, and a value for a skipped seq
+/// that turns up later is `Late`. So a timeout costs its full length per such gap;
 /// give-ups are reported at once and cost none.
 pub fn channel_with<T>(config: ReorderConfig) -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let window = config
         .get_window()
         .map(|w| u64::try_from(w).unwrap_or(u64::MAX));
-    let shared = Arc::new(Shared::new(config.get_first_seq(), window));
+    let head_timer = config.get_head_timeout().map(HeadTimer::new);
+    let shared = Arc::new(Shared::new(
+        config.get_first_seq(),
+        window,
+        head_timer.is_some(),
+    ));
     let sender = Sender::new(tx, Arc::clone(&shared));
     let receiver = Receiver::new(
         rx,
         config.get_first_seq(),
         config.get_window(),
-        config.get_head_timeout().map(HeadTimer::new),
+        head_timer,
         shared,
     );
     (sender, receiver)

@@ -15,11 +15,7 @@ use tokio::sync::mpsc;
 use super::shared::Shared;
 use crate::buffer::ReorderBuffer;
 use crate::error::ReorderError;
-use crate::head_timer::HeadTimer;
-
-/// How many arrivals one poll takes in while it has nothing to yield, before it yields
-/// to the runtime.
-const ARRIVALS_PER_POLL: u32 = 128;
+use crate::head_timer::{HeadTimer, ARRIVALS_PER_POLL};
 
 type Item<T> = Result<T, ReorderError<T>>;
 
@@ -36,7 +32,8 @@ pub struct Receiver<T> {
     /// `window` values ahead of the watermark, so this only bounds memory against
     /// duplicate floods: twice the window leaves room for a burst of them.
     held_cap: usize,
-    /// The highest seq received: open-ended stripes are reported up to it.
+    /// The highest seq received out of order (an in-order one is below the watermark
+    /// anyway): open-ended stripes are reported up to it.
     highest_seen: Option<u64>,
     /// Every sender is gone and the mpsc is drained.
     senders_gone: bool,
@@ -128,12 +125,11 @@ impl<T> Receiver<T> {
         }
         // Parking senders and give-ups wake the receiver: register before looking.
         self.shared.register_receiver(cx.waker());
-        // The clock first, so that arrivals that keep coming cannot starve it.
-        if arrival.is_none() {
-            if let Some(skipped) = self.poll_head_timer(cx) {
-                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
-            }
-        }
+        // The clock is looked at before taking more input, so that arrivals that keep
+        // coming cannot starve it; a clock that has fired skips the head only once what
+        // has already arrived has been looked through (the head may be among it), as in
+        // `Reorder`.
+        let mut expired = self.poll_head_timer(cx);
         let mut budget = ARRIVALS_PER_POLL;
         loop {
             if let Some((seq, value)) = arrival.take() {
@@ -154,6 +150,12 @@ impl<T> Receiver<T> {
                 return Poll::Ready(Some(item));
             }
             if !self.senders_gone {
+                let overdue = self.head_timer.as_ref().is_some_and(HeadTimer::overdue);
+                if expired && (budget == 0 || overdue) {
+                    if let Some(skipped) = self.skip_for_timer() {
+                        return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                    }
+                }
                 if budget == 0 {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
@@ -161,6 +163,9 @@ impl<T> Receiver<T> {
                 budget -= 1;
                 match self.rx.poll_recv(cx) {
                     Poll::Ready(Some(next)) => {
+                        if let Some(timer) = self.head_timer.as_mut().filter(|_| expired) {
+                            timer.note_arrival();
+                        }
                         arrival = Some(next);
                         continue;
                     }
@@ -182,8 +187,11 @@ impl<T> Receiver<T> {
                 self.finished = flushed.is_none();
                 return Poll::Ready(flushed);
             }
-            if let Some(skipped) = self.poll_head_timer(cx) {
-                return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+            expired = self.poll_head_timer(cx);
+            if expired {
+                if let Some(skipped) = self.skip_for_timer() {
+                    return Poll::Ready(Some(Err(ReorderError::Missing(skipped))));
+                }
             }
             return Poll::Pending;
         }
@@ -194,10 +202,17 @@ impl<T> Receiver<T> {
         if self.buffer.is_exhausted() {
             return AtHead::Nothing;
         }
+        if !self.shared.has_give_ups() {
+            return AtHead::Nothing;
+        }
         let parked = self.shared.parked_range();
         let Some(mut markers) = self.shared.give_ups() else {
             return AtHead::Nothing;
         };
+        // A value that finished landing before the give-up was recorded (a producer that
+        // sends, then gives the same seq up) is counted here though `poll_recv` missed it
+        // behind a send still in progress: it wins over the give-up, as documented. The
+        // in-progress send wakes the receiver when it lands.
         if !self.senders_gone && !self.rx.is_empty() {
             return AtHead::Wait;
         }
@@ -209,6 +224,7 @@ impl<T> Receiver<T> {
             self.highest_seen,
             markers.last_explicit(),
             parked.map(|(_, last)| last),
+            self.shared.highest_attempt(),
         ];
         let horizon = known
             .into_iter()
@@ -246,28 +262,40 @@ impl<T> Receiver<T> {
     }
 
     /// Runs the head-of-line clock while the missing head blocks something known to
-    /// come after it; when it fires, skips to the lowest such seq.
-    fn poll_head_timer(&mut self, cx: &mut Context<'_>) -> Option<Range<u64>> {
-        let timer = self.head_timer.as_mut()?;
-        let parked = self.shared.parked_range().map(|(first, _)| first);
-        let explicit = self
-            .shared
-            .give_ups()
-            .and_then(|markers| markers.first_explicit());
-        let head = self.buffer.next_seq();
-        let target = [
-            self.buffer.first_held(),
-            parked,
-            explicit.filter(|&s| s > head),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let blocked = target.is_some() && !self.buffer.is_exhausted();
-        if !timer.poll_expired(blocked.then_some(head), cx) {
-            return None;
+    /// come after it (see [`timer_target`](Self::timer_target)); whether it has fired.
+    fn poll_head_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.head_timer.is_none() {
+            return false;
         }
-        self.buffer.skip_to(target?)
+        let head = self.buffer.next_seq();
+        let blocked = self.timer_target().is_some() && !self.buffer.is_exhausted();
+        self.head_timer
+            .as_mut()
+            .is_some_and(|timer| timer.poll_expired(blocked.then_some(head), cx))
+    }
+
+    /// The lowest seq known to come after the missing head: one held, one a sender waits
+    /// at the window to send, or the start of a range given up explicitly. The clock skips
+    /// the head up to it, so that what is known to come is never skipped.
+    fn timer_target(&self) -> Option<u64> {
+        let head = self.buffer.next_seq();
+        let parked = self.shared.parked_range().map(|(first, _)| first);
+        let explicit = self.shared.give_ups().and_then(|mut markers| {
+            markers.forget_below(head);
+            markers.first_explicit()
+        });
+        [self.buffer.first_held(), parked, explicit]
+            .into_iter()
+            .flatten()
+            .filter(|&seq| seq > head)
+            .min()
+    }
+
+    /// Skips the missing head up to the [target](Self::timer_target), once the clock has
+    /// fired.
+    fn skip_for_timer(&mut self) -> Option<Range<u64>> {
+        let target = self.timer_target()?;
+        self.buffer.skip_to(target)
     }
 
     /// Publishes the watermark to the senders if it moved.

@@ -56,6 +56,9 @@ impl<T> Sender<T> {
             return Err(TrySendError::Closed(SendError { seq, value }));
         }
         if !self.shared.admits(seq) {
+            // A seq known to come: dead stripes below it can be reported, which may be
+            // just what lets it in.
+            self.shared.note_attempt(seq);
             return Err(TrySendError::Full(SendError { seq, value }));
         }
         self.push(seq, value).map_err(TrySendError::Closed)
@@ -75,7 +78,7 @@ impl<T> Sender<T> {
     /// Never waits, and never takes room from values: a give-up is kept as a compact
     /// marker (touching give-ups merge into one range), not held like a value, so
     /// give-ups far ahead of the window cannot push any value out. Give-ups that touch
-    /// are reported as one `Missing` range. A value sent for the seq wins over the
+    /// are usually reported as one `Missing` range. A value sent for the seq wins over the
     /// give-up unless the give-up has already been reported (then the value is `Late`);
     /// a give-up of a seq that has passed is ignored. A give-up of `u64::MAX` itself moves
     /// the watermark past it without a report, since a range cannot end past it. See
@@ -109,8 +112,8 @@ impl<T> Sender<T> {
 
     /// Gives up every seq in `seqs` at once, as [`give_up`](Self::give_up) does for one:
     /// one marker whatever the length, reported as a few
-    /// [`Missing`](crate::ReorderError::Missing) ranges (split only around values that
-    /// were sent for seqs inside it). An empty range does nothing.
+    /// [`Missing`](crate::ReorderError::Missing) ranges (usually one; split around values
+    /// that were sent for seqs inside it). An empty range does nothing.
     ///
     /// # Errors
     ///
@@ -203,8 +206,11 @@ impl<T> Sender<T> {
     ///
     /// A stripe is open-ended, so while other senders live its seqs are reported only as
     /// far as something is known to come after them (a value received, a seq given up
-    /// explicitly, a sender waiting at the window); once every sender is gone the stream
-    /// ends after the highest seq any producer sent or gave up explicitly.
+    /// explicitly, a sender waiting at the window or turned away by `try_send`); once
+    /// every sender is gone the stream ends after the highest seq any producer sent or
+    /// gave up explicitly. A lane gives its stripe up when dropped even if its producer
+    /// simply finished, and for good: for finite work (a batch, a block of seqs) use
+    /// [`block`](Self::block), which gives up only the rest of its block.
     ///
     /// # Panics
     ///
@@ -251,7 +257,47 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn lane(&self, first: u64, step: u64) -> Lane<T> {
         assert!(step > 0, "reorder::Sender::lane: step must be at least 1");
-        Lane::new(self.clone(), first, step)
+        Lane::new(self.clone(), first, step, None)
+    }
+
+    /// A producer that owns the block `seqs` (step 1, a finite [`Lane`]): it sends
+    /// `seqs.start`, `seqs.start + 1`, … and, when dropped, gives up the rest of the block
+    /// — and only that, so the seqs after the block stay free for other producers. Being
+    /// finite, what it gives up is reported in full, as [`give_up_range`](Self::give_up_range)
+    /// is. An empty block owns nothing.
+    ///
+    /// # Examples
+    ///
+    /// Work split into blocks of 4; the worker of the second block dies half-way:
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use reorder::ReorderError;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, rx) = reorder::channel(16);
+    /// for block in 0..3u64 {
+    ///     let mut owner = tx.block(block * 4..block * 4 + 4);
+    ///     tokio::spawn(async move {
+    ///         while !owner.is_exhausted() {
+    ///             let seq = owner.next_seq();
+    ///             if seq == 6 {
+    ///                 return; // dies: 6 and 7 are given up with the block
+    ///             }
+    ///             owner.send(seq).await.unwrap();
+    ///         }
+    ///     });
+    /// }
+    /// drop(tx);
+    /// let got: Vec<_> = rx.collect().await;
+    /// assert_eq!(got[6], Err(ReorderError::Missing(6..8)));
+    /// assert_eq!(got.len(), 11); // 0..=5, Missing(6..8), 8..=11
+    /// assert_eq!(got[10], Ok(11));
+    /// # }
+    /// ```
+    pub fn block(&self, seqs: Range<u64>) -> Lane<T> {
+        Lane::new(self.clone(), seqs.start, 1, Some(seqs.end))
     }
 
     /// How far ahead of the receiver's watermark a send may go without waiting; `None`

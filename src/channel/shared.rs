@@ -28,6 +28,11 @@ pub(super) struct Shared {
     /// Whether `give_ups` holds anything; lets the receiver skip the lock. Written only
     /// under that lock.
     has_give_ups: AtomicBool,
+    /// One past the highest seq a `try_send` found beyond the window (0: none): a seq
+    /// known to come, like a parked sender's, so open-ended stripes below it are reported.
+    highest_attempt: AtomicU64,
+    /// The receiver runs a head-of-line clock, which parked senders start.
+    receiver_has_timer: bool,
 }
 
 /// Senders waiting for the window to reach their seq, ordered by seq, so that the
@@ -44,7 +49,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(super) fn new(first_seq: u64, window: Option<u64>) -> Self {
+    pub(super) fn new(first_seq: u64, window: Option<u64>, receiver_has_timer: bool) -> Self {
         Self {
             watermark: AtomicU64::new(first_seq),
             window,
@@ -54,7 +59,30 @@ impl Shared {
             receiver: AtomicWaker::new(),
             give_ups: Mutex::new(GiveUps::default()),
             has_give_ups: AtomicBool::new(false),
+            highest_attempt: AtomicU64::new(0),
+            receiver_has_timer,
         }
+    }
+
+    /// Records that a sender tried to send `seq` beyond the window, and tells the
+    /// receiver if that can matter (it keeps give-ups).
+    pub(super) fn note_attempt(&self, seq: u64) {
+        let previous = self
+            .highest_attempt
+            .fetch_max(seq.saturating_add(1), SeqCst);
+        if previous <= seq && self.has_give_ups() {
+            self.receiver.wake();
+        }
+    }
+
+    /// The highest seq a `try_send` found beyond the window.
+    pub(super) fn highest_attempt(&self) -> Option<u64> {
+        self.highest_attempt.load(SeqCst).checked_sub(1)
+    }
+
+    /// Whether any give-up marker is kept (no lock).
+    pub(super) fn has_give_ups(&self) -> bool {
+        self.has_give_ups.load(SeqCst)
     }
 
     pub(super) fn window(&self) -> Option<u64> {
@@ -148,7 +176,7 @@ impl Shared {
 
     /// The give-up markers, for the receiver; `None` (without locking) when there are none.
     pub(super) fn give_ups(&self) -> Option<GiveUpsGuard<'_>> {
-        if !self.has_give_ups.load(SeqCst) {
+        if !self.has_give_ups() {
             return None;
         }
         Some(GiveUpsGuard {
@@ -263,9 +291,10 @@ impl Future for Admit<'_> {
                 }
             }
         };
-        if parked_now {
-            // A parked sender is a seq known to come: the receiver may now report the
-            // give-ups below it, or run its head-of-line clock.
+        // A parked sender is a seq known to come: the receiver may now report the
+        // give-ups below it, or start its head-of-line clock. (Give-ups that come later
+        // wake the receiver themselves, and it finds this sender registered.)
+        if parked_now && (shared.receiver_has_timer || shared.has_give_ups()) {
             shared.receiver.wake();
         }
         // Re-check after registering: the receiver may have moved in between.
