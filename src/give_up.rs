@@ -91,6 +91,9 @@ impl GiveUps {
     /// The run stops before `stop` (a held value: a value wins over a give-up of its
     /// seq) and counts stripe positions only below `stripe_horizon`: an open-ended
     /// stripe is reported only as far as something is known to come after it.
+    ///
+    /// `from` only grows from call to call, and the caller moves it past the run it is
+    /// given (stripes are walked forward as they are read).
     pub(crate) fn run_from(
         &mut self,
         from: u64,
@@ -203,6 +206,72 @@ mod tests {
         );
         g.forget_below(u64::MAX);
         assert_eq!(g.last_explicit(), Some(u64::MAX));
+    }
+
+    /// One operation on the markers; queries come at a watermark that only grows.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Range(u64, u64),
+        Stripe(u64, u64),
+        Forget,
+        Run { stop: Option<u64>, horizon: u64 },
+        Advance(u64),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => (0u64..200, 1u64..20).prop_map(|(a, len)| Op::Range(a, len)),
+            1 => (0u64..200, 1u64..9).prop_map(|(first, step)| Op::Stripe(first, step)),
+            1 => Just(Op::Forget),
+            3 => (prop::option::of(0u64..40), 0u64..260)
+                .prop_map(|(stop, horizon)| Op::Run { stop, horizon }),
+            2 => (0u64..12).prop_map(Op::Advance),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Against a model that keeps every given-up seq and stripe as given: the run at
+        /// the (growing) watermark is exactly the seqs given up from there on, stopped
+        /// before `stop` and counting stripes only below the horizon; the watermark then
+        /// moves past the run, as the receiver's does.
+        #[test]
+        fn runs_match_a_model(ops in proptest::collection::vec(op(), 0..80)) {
+            let mut markers = GiveUps::default();
+            let mut explicit = std::collections::BTreeSet::new();
+            let mut stripes: Vec<(u64, u64)> = Vec::new();
+            let mut watermark = 0u64;
+            for op in ops {
+                match op {
+                    Op::Range(a, len) => {
+                        markers.add_range(a..=a + len - 1);
+                        explicit.extend(a..a + len);
+                    }
+                    Op::Stripe(first, step) => {
+                        markers.add_stripe(first, step);
+                        stripes.push((first, step));
+                    }
+                    Op::Forget => markers.forget_below(watermark),
+                    Op::Advance(by) => watermark += by,
+                    Op::Run { stop, horizon } => {
+                        let stop = stop.map(|s| watermark + s);
+                        let given_up = |seq: u64| {
+                            explicit.contains(&seq)
+                                || (seq < horizon
+                                    && stripes.iter().any(|&(f, st)| seq >= f && (seq - f) % st == 0))
+                        };
+                        let mut end = watermark;
+                        while stop.is_none_or(|s| end < s) && given_up(end) {
+                            end += 1;
+                        }
+                        let want = (end > watermark).then(|| watermark..=end - 1);
+                        proptest::prop_assert_eq!(markers.run_from(watermark, stop, horizon), want);
+                        // The receiver skips what it is given.
+                        watermark = end;
+                    }
+                }
+            }
+        }
     }
 
     #[test]
