@@ -26,7 +26,7 @@ use shared::Shared;
 /// ahead of the receiver.
 ///
 /// Any number of [`Sender`]s (it is `Clone`) send `(seq, value)` from any tasks or
-/// threads, in any order; the [`Receiver`] is a [`Stream`] that yields the values
+/// threads, in any order; the [`Receiver`] is a [`Stream`](futures_core::Stream) that yields the values
 /// strictly by sequence number, starting at 0. A `send` whose seq is at or beyond
 /// `next + window` (where `next` is the receiver's [`next_seq`](Receiver::next_seq))
 /// waits until the receiver catches up, so fewer than `window` values are ever buffered
@@ -36,8 +36,8 @@ use shared::Shared;
 /// receiver.
 ///
 /// When every sender is gone, the receiver reports each hole among the values it holds
-/// as [`ReorderError::Missing`], yields the rest in order, and ends. Late and duplicate
-/// values come back as errors that hand the value back (see [`ReorderError`]).
+/// as [`ReorderError::Missing`](crate::ReorderError::Missing), yields the rest in order, and ends. Late and duplicate
+/// values come back as errors that hand the value back (see [`ReorderError`](crate::ReorderError)).
 ///
 /// # Producers that fail
 ///
@@ -87,7 +87,7 @@ pub fn channel<T>(window: usize) -> (Sender<T>, Receiver<T>) {
 /// Creates a reorder channel from a [`ReorderConfig`]: its first sequence number, its
 /// window (without one, senders never wait and the receiver holds without bound) and
 /// its head-of-line timeout (after which the receiver skips a missing head, reporting
-/// it as [`ReorderError::Missing`], and waiting senders move up with the watermark).
+/// it as [`ReorderError::Missing`](crate::ReorderError::Missing), and waiting senders move up with the watermark).
 ///
 /// # Examples
 ///
