@@ -4,8 +4,12 @@
 //! the tutorial's shared counter + notify-all then wakes every waiter on every turn
 //! (~n²/2 wake-ups), while `Sequencer` wakes exactly the next one (n wake-ups).
 //!
-//! - `async`: tokio tasks on a 2-worker multi-thread runtime; the baseline is a counter +
-//!   `tokio::sync::Notify::notify_waiters`, n = 100, 1,000, 10,000.
+//! - `async`: tokio tasks on a 2-worker multi-thread runtime, n = 100, 1,000, 10,000 and
+//!   100,000. Two anchors: the floor, `oneshot_chain` (one `tokio::sync::oneshot` per
+//!   ticket: task i awaits its receiver, then sends on task i + 1's — the least any
+//!   turn-passing can cost; goal ≤ 1.5× at every n), and the tutorial's counter +
+//!   `tokio::sync::Notify::notify_waiters` up to 10,000 only (~n²/2 wake-ups: 100,000
+//!   would take minutes per iteration).
 //! - `threads`: one OS thread per ticket, each blocked in its own wait; the baseline is
 //!   `Mutex<u64>` + `Condvar::notify_all`, n = 100 and 1,000 (10,000 threads per iteration
 //!   would mostly measure thread creation and the machine's limits).
@@ -20,7 +24,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use reorder::Sequencer;
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 /// Ours: tickets in order, tasks spawned in reverse, each waits for its turn.
 async fn async_sequencer(n: u64) {
@@ -37,6 +41,32 @@ async fn async_sequencer(n: u64) {
         handle.await.unwrap();
     }
     assert_eq!(sequencer.current(), n);
+}
+
+/// The floor: one oneshot per ticket, built before any task starts (as the tickets are),
+/// tasks spawned in reverse; task i awaits its receiver, then sends on task i + 1's. The
+/// first turn is open from the start, as a new `Sequencer`'s first ticket is.
+async fn async_oneshot_chain(n: u64) {
+    let (start, mut prev) = oneshot::channel::<()>();
+    let mut links = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (tx, rx) = oneshot::channel::<()>();
+        links.push((prev, tx));
+        prev = rx;
+    }
+    start.send(()).expect("first task alive");
+    let mut handles = Vec::with_capacity(links.len());
+    for (me, (rx, tx)) in links.into_iter().enumerate().rev() {
+        handles.push(tokio::spawn(async move {
+            rx.await.expect("the turn before passed on");
+            black_box(me);
+            tx.send(()).expect("next task alive");
+        }));
+    }
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    prev.await.expect("every turn taken");
 }
 
 /// The tutorial's approach A in async Rust: a shared counter, and a notification that wakes
@@ -121,13 +151,18 @@ fn bench_async(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    for n in [100u64, 1_000, 10_000] {
+    for n in [100u64, 1_000, 10_000, 100_000] {
         group.bench_with_input(BenchmarkId::new("Sequencer", n), &n, |b, &n| {
             b.to_async(&runtime).iter(|| async_sequencer(n));
         });
-        group.bench_with_input(BenchmarkId::new("notify_waiters", n), &n, |b, &n| {
-            b.to_async(&runtime).iter(|| async_notify_waiters(n));
+        group.bench_with_input(BenchmarkId::new("oneshot_chain", n), &n, |b, &n| {
+            b.to_async(&runtime).iter(|| async_oneshot_chain(n));
         });
+        if n <= 10_000 {
+            group.bench_with_input(BenchmarkId::new("notify_waiters", n), &n, |b, &n| {
+                b.to_async(&runtime).iter(|| async_notify_waiters(n));
+            });
+        }
     }
     group.finish();
 }

@@ -8,6 +8,14 @@
 //!   runtime (as in a server), so no variant gets a third thread on the 2 cores.
 //! * `spawn_latency`: N jobs that sleep a seeded U[0, 10 ms), at several windows, beside
 //!   `buffered(limit)` and `tokio::spawn` + `buffered(limit)`.
+//! * `spawn_tiny`: 10,000 jobs that do nothing (return their index), at limit 64 and 8
+//!   (`<fn>/64`, `<fn>/8`): what each task costs us beyond tokio's own spawn. Anchors: a
+//!   bare `JoinSet::spawn` + `join_next` loop keeping at most `limit` in flight (results in
+//!   completion order, `joinset_spawn_join_next`) and `tokio::spawn` + `buffered(limit)`;
+//!   ours are `spawn_ordered` and `OrderedJoinSet` topped up to `limit` in flight.
+//! * `spawn_blocking`: `spawn_ordered_blocking` against `map(spawn_blocking).buffered(limit)`
+//!   at limit 8, for 2,000 CPU jobs of ~50 µs (`<fn>/50us`) and 200 of ~1 ms (`<fn>/1ms`);
+//!   `spawn_ordered` with the work inside the async block, for reference.
 //!
 //! Every routine checks that all N results came back in input order, so a broken
 //! implementation fails the run instead of producing a fast number. Ratios within one run
@@ -16,7 +24,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 use futures::stream::{self, StreamExt};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -39,6 +49,15 @@ const LATENCY_JOBS: usize = 1_000;
 const LATENCY_LIMIT: usize = 16;
 const MAX_LATENCY_US: u64 = 10_000;
 const SEED: u64 = 0x005E_ED0F_0D3E;
+
+/// Jobs that do nothing: the whole run is per-task overhead.
+const TINY_JOBS: usize = 10_000;
+const TINY_LIMITS: [usize; 2] = [64, 8];
+
+/// Blocking jobs: (parameter, job time in units of [`CPU_JOB_TIME`], jobs). The 1 ms jobs
+/// are fewer so that one run stays ~100 ms on 2 cores.
+const BLOCKING_JOBS: [(&str, u64, usize); 2] = [("50us", 1, 2_000), ("1ms", 20, 200)];
+const BLOCKING_LIMIT: usize = 8;
 
 fn runtime() -> Runtime {
     Builder::new_multi_thread()
@@ -374,5 +393,184 @@ async fn buffered_latency(latencies: &[Duration], limit: usize) {
     check.finish();
 }
 
-criterion_group!(benches, bench_cpu, bench_latency);
+/// A job with no work: its index back, as soon as it is polled.
+async fn tiny_job(index: usize) -> usize {
+    index
+}
+
+/// The anchor: `JoinSet::spawn` + `join_next`, topped up to `limit` in flight; results in
+/// completion order, so the check is the count and the sum of the indices.
+async fn tiny_joinset(n: usize, limit: usize) {
+    let mut set = JoinSet::new();
+    let mut next = 0;
+    while next < n.min(limit) {
+        set.spawn(tiny_job(next));
+        next += 1;
+    }
+    let (mut seen, mut sum) = (0usize, 0usize);
+    while let Some(result) = set.join_next().await {
+        sum += result.expect("job ran");
+        seen += 1;
+        if next < n {
+            set.spawn(tiny_job(next));
+            next += 1;
+        }
+    }
+    assert_eq!(seen, n, "results missing");
+    assert_eq!(sum, n * (n - 1) / 2, "results wrong");
+}
+
+async fn tiny_spawn_ordered(n: usize, limit: usize) {
+    let mut out = stream::iter(0..n).spawn_ordered(limit, tiny_job);
+    let mut check = InOrder::new(n);
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran"));
+    }
+    check.finish();
+}
+
+/// `OrderedJoinSet` has no limit of its own: topped up to `limit` in flight, like the
+/// `JoinSet` anchor.
+async fn tiny_ordered_join_set(n: usize, limit: usize) {
+    let mut set = OrderedJoinSet::new();
+    let mut next = 0;
+    while next < n.min(limit) {
+        set.spawn(tiny_job(next));
+        next += 1;
+    }
+    let mut check = InOrder::new(n);
+    while let Some(result) = set.join_next().await {
+        check.see(result.expect("job ran"));
+        if next < n {
+            set.spawn(tiny_job(next));
+            next += 1;
+        }
+    }
+    check.finish();
+}
+
+async fn tiny_tokio_spawn_buffered(n: usize, limit: usize) {
+    let mut out = stream::iter(0..n)
+        .map(|i| tokio::spawn(tiny_job(i)))
+        .buffered(limit);
+    let mut check = InOrder::new(n);
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran"));
+    }
+    check.finish();
+}
+
+fn bench_tiny(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("spawn_tiny");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(TINY_JOBS as u64));
+    for limit in TINY_LIMITS {
+        let n = TINY_JOBS;
+        group.bench_with_input(
+            BenchmarkId::new("joinset_spawn_join_next", limit),
+            &limit,
+            |b, &limit| {
+                b.to_async(&rt).iter(|| on_worker(tiny_joinset(n, limit)));
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("ours_spawn_ordered", limit),
+            &limit,
+            |b, &limit| {
+                b.to_async(&rt)
+                    .iter(|| on_worker(tiny_spawn_ordered(n, limit)));
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("ours_ordered_join_set", limit),
+            &limit,
+            |b, &limit| {
+                b.to_async(&rt)
+                    .iter(|| on_worker(tiny_ordered_join_set(n, limit)));
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("tokio_spawn_buffered", limit),
+            &limit,
+            |b, &limit| {
+                b.to_async(&rt)
+                    .iter(|| on_worker(tiny_tokio_spawn_buffered(n, limit)));
+            },
+        );
+    }
+    group.finish();
+}
+
+fn bench_blocking(c: &mut Criterion) {
+    let rt = runtime();
+    let rounds_per_unit = calibrate();
+    let mut group = c.benchmark_group("spawn_blocking");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for (name, units, n) in BLOCKING_JOBS {
+        let rounds = rounds_per_unit * units;
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::new("ours_spawn_ordered_blocking", name), |b| {
+            b.to_async(&rt).iter(|| {
+                on_worker(async move {
+                    let mut out = stream::iter(0..n)
+                        .spawn_ordered_blocking(BLOCKING_LIMIT, move |i| cpu_job(i, rounds));
+                    let mut check = InOrder::new(n);
+                    while let Some(result) = out.next().await {
+                        check.see(result.expect("job ran").0);
+                    }
+                    check.finish();
+                })
+            });
+        });
+        group.bench_function(
+            BenchmarkId::new("tokio_spawn_blocking_buffered", name),
+            |b| {
+                b.to_async(&rt).iter(|| {
+                    on_worker(async move {
+                        let mut out = stream::iter(0..n)
+                            .map(|i| tokio::task::spawn_blocking(move || cpu_job(i, rounds)))
+                            .buffered(BLOCKING_LIMIT);
+                        let mut check = InOrder::new(n);
+                        while let Some(result) = out.next().await {
+                            check.see(result.expect("job ran").0);
+                        }
+                        check.finish();
+                    })
+                });
+            },
+        );
+        // For reference: the same work inside the async block, on the 2 workers.
+        group.bench_function(BenchmarkId::new("ours_spawn_ordered", name), |b| {
+            b.to_async(&rt).iter(|| {
+                on_worker(async move {
+                    let mut out = stream::iter(0..n)
+                        .spawn_ordered(BLOCKING_LIMIT, move |i| async move { cpu_job(i, rounds) });
+                    let mut check = InOrder::new(n);
+                    while let Some(result) = out.next().await {
+                        check.see(result.expect("job ran").0);
+                    }
+                    check.finish();
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_cpu,
+    bench_latency,
+    bench_tiny,
+    bench_blocking
+);
 criterion_main!(benches);
