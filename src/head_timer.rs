@@ -9,11 +9,9 @@ use std::time::Duration;
 use tokio::runtime::{Handle, Id};
 use tokio::time::{Instant, Sleep};
 
-/// How many arrivals a stream takes in during one poll while it has nothing to yield,
-/// before it yields to the runtime (tokio's own budget per task is 128 operations); and
-/// how many arrivals, after the head-of-line clock has fired, the head may still be
-/// looked for among them before it is skipped.
-pub(crate) const ARRIVALS_PER_POLL: u32 = 128;
+/// How many arrivals, after the head-of-line clock has fired, the head may still be
+/// looked for among before it is skipped.
+pub(crate) const GRACE_ARRIVALS: u32 = 128;
 
 /// The head-of-line timer and the watermark it was armed for. The `Sleep` is made on
 /// first use, so building the owner needs no runtime.
@@ -21,7 +19,7 @@ pub(crate) const ARRIVALS_PER_POLL: u32 = 128;
 /// Once fired, it stays fired for the same head (until the head moves or nothing is
 /// blocked any more): the owner first takes in what has already arrived, since the head
 /// may be among it, and skips the head only when the input has nothing more for now, or
-/// after [`ARRIVALS_PER_POLL`] arrivals since the deadline (so that an input that is
+/// after [`GRACE_ARRIVALS`] arrivals since the deadline (so that an input that is
 /// always ready cannot keep the head waiting).
 pub(crate) struct HeadTimer {
     timeout: Duration,
@@ -70,13 +68,13 @@ impl HeadTimer {
         }
     }
 
-    /// Whether the clock fired and [`ARRIVALS_PER_POLL`] arrivals have been taken in since
+    /// Whether the clock fired and [`GRACE_ARRIVALS`] arrivals have been taken in since
     /// without the head among them: skip it now.
     #[inline]
     pub(crate) fn overdue(&self) -> bool {
         self.armed
             .as_ref()
-            .is_some_and(|a| a.fired && a.arrivals_since >= ARRIVALS_PER_POLL)
+            .is_some_and(|a| a.fired && a.arrivals_since >= GRACE_ARRIVALS)
     }
 
     /// Whether `blocked_head` — the watermark, while something waits behind it — has

@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use crate::buffer::ReorderBuffer;
 use crate::error::ReorderError;
-use crate::head_timer::{HeadTimer, ARRIVALS_PER_POLL};
+use crate::head_timer::HeadTimer;
 use crate::sequenced::Sequenced;
 
 /// Settings for [`ordered_with`](crate::OrderedExt::ordered_with) and
@@ -80,7 +80,7 @@ impl ReorderConfig {
     /// stream is polled, finds the next expected value missing and some later value
     /// held; it restarts whenever the watermark moves. When it fires the missing head
     /// is skipped. The clock is honoured however ready the input is: the stream looks at
-    /// it before taking more input, and yields to the runtime after every 128 arrivals it
+    /// it before taking more input, and yields to the runtime after every 1,024 arrivals it
     /// holds. Once it has fired, what has already arrived is looked through first (the
     /// head may be among it): the head is skipped when the input has nothing more for
     /// now, or after 128 more arrivals without it. A timeout too long to represent (such as `Duration::MAX`) never fires, as
@@ -114,6 +114,11 @@ impl Default for ReorderConfig {
         Self::new()
     }
 }
+
+/// How many arrivals one poll takes in while it has nothing to yield, before it yields
+/// to the runtime: enough that the hand-off costs little per item (a yield costs about a
+/// microsecond), few enough that an input that is always ready cannot hog its worker.
+pub(crate) const ARRIVALS_PER_POLL: u32 = 1024;
 
 pin_project! {
     /// Stream for the [`ordered`](crate::OrderedExt::ordered),
@@ -274,7 +279,7 @@ where
         // is always ready cannot keep a missing head waiting past its timeout. A clock
         // that has fired skips the head only once what has already arrived has been
         // looked through (the head may be among it): when the input has nothing more for
-        // now, or after `ARRIVALS_PER_POLL` arrivals since the deadline.
+        // now, or after `GRACE_ARRIVALS` arrivals since the deadline.
         let mut expired = match head_timeout.as_mut() {
             Some(timer) if !buffer.is_empty() => timer.poll_expired(Some(buffer.next_seq()), cx),
             _ => false,

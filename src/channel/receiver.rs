@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 use super::shared::Shared;
 use crate::buffer::ReorderBuffer;
 use crate::error::ReorderError;
-use crate::head_timer::{HeadTimer, ARRIVALS_PER_POLL};
+use crate::head_timer::HeadTimer;
+use crate::reorder::ARRIVALS_PER_POLL;
 
 type Item<T> = Result<T, ReorderError<T>>;
 
