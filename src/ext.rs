@@ -306,10 +306,11 @@ pub trait OrderedExt: Stream {
     /// thread: `f(input)` runs on tokio's blocking pool (`spawn_blocking`), at most
     /// `limit` at once, and the results come back in input order.
     ///
-    /// It pays when a job blocks (synchronous I/O, a lock, a C library) or runs for
-    /// about a millisecond or more; shorter CPU work is faster as plain code in
-    /// `spawn_ordered`'s async block, on tokio's workers, because the hand-off to the
-    /// blocking pool costs more than it saves. Set `limit` above the core count: the
+    /// It is for jobs that block (synchronous I/O, a lock, a C library), or CPU jobs so
+    /// long (tens of milliseconds and up) that they would keep tokio's workers from other
+    /// tasks. Plain CPU work is faster as code in `spawn_ordered`'s async block, on
+    /// tokio's workers, because the hand-off to the blocking pool costs more than it
+    /// saves (measured at 50 µs and at 1 ms per job: see `BENCHMARKS.md`). Set `limit` above the core count: the
     /// blocking pool's threads are not tokio's workers. Measured figures are in
     /// `BENCHMARKS.md`.
     ///
