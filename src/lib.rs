@@ -168,7 +168,11 @@
 //! [`watermark`](SpawnUnordered::watermark) over those positions. For results in input
 //! order, [`spawn_ordered`](OrderedExt::spawn_ordered)'s
 //! [`next_seq`](SpawnOrdered::next_seq) is the watermark: commits simply follow the
-//! results you have handled. `examples/commit_offsets.rs` consumes a partitioned log,
+//! results you have handled. With [`spawn_ordered_by_key`](OrderedExt::spawn_ordered_by_key)
+//! keyed by partition, each partition's results come in its own input order, so each
+//! partition's commit follows its own results: after handling a message's result, its
+//! offset + 1 is safe to commit for that partition (carry the offset in the job's
+//! output). `examples/commit_offsets.rs` consumes a partitioned log,
 //! crashes half-way, and resumes from the committed offsets with nothing lost.
 //!
 //! # Examples
