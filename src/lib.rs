@@ -172,7 +172,7 @@
 //! keyed by partition, each partition's results come in its own input order, so each
 //! partition's commit follows its own results: after handling a message's result, its
 //! offset + 1 is safe to commit for that partition (carry the offset in the job's
-//! output). `examples/commit_offsets.rs` consumes a partitioned log,
+//! output; a failure comes in its position too, so retry or dead-letter it first). `examples/commit_offsets.rs` consumes a partitioned log,
 //! crashes half-way, and resumes from the committed offsets with nothing lost.
 //!
 //! # Examples
