@@ -543,3 +543,23 @@ async fn a_finished_or_dead_block_gives_up_only_the_rest_of_its_block() {
     let got = drain(rx).await;
     assert_eq!(accounted(0, 100, &got), (35..40).collect::<Vec<_>>());
 }
+
+/// Without a window the receiver publishes its watermark lazily (no sender waits for it):
+/// `Sender::next_seq` may lag while items stream, never runs ahead of what was received,
+/// and catches up as soon as the receiver has nothing to yield.
+#[test]
+fn an_unwindowed_senders_next_seq_lags_at_most_until_the_receiver_waits() {
+    let (tx, rx) = channel_with::<u64>(ReorderConfig::new());
+    let mut rx = spawn(rx);
+    for seq in 0..200 {
+        tx.try_send(seq, seq).unwrap();
+    }
+    for seq in 0..200 {
+        assert_ready_eq!(rx.poll_next(), Some(Ok(seq)));
+        let published = tx.next_seq();
+        assert!(published <= seq + 1, "ran ahead: {published} after {seq}");
+        assert!(seq + 1 - published <= 64, "lagged by more than 64");
+    }
+    assert_pending!(rx.poll_next());
+    assert_eq!(tx.next_seq(), 200, "published once the receiver waits");
+}

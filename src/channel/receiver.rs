@@ -20,6 +20,10 @@ use crate::reorder::ARRIVALS_PER_POLL;
 
 type Item<T> = Result<T, ReorderError<T>>;
 
+/// Without a window, how many in-order items may pass between two publications of the
+/// watermark (see [`Receiver::publish_fast`]).
+const LAZY_PUBLISH: u64 = 64;
+
 /// The receiving half of a reorder [`channel`](crate::channel): a [`Stream`] of values in
 /// sequence order.
 ///
@@ -308,6 +312,19 @@ impl<T> Receiver<T> {
             self.shared.advance(watermark);
         }
     }
+
+    /// On the in-order fast path: without a window no sender ever waits for the
+    /// watermark, which then only feeds [`Sender::next_seq`](crate::Sender::next_seq)
+    /// ("as last published"), so it is published every 64 items and whenever the
+    /// receiver has nothing to yield, not per item.
+    #[inline]
+    fn publish_fast(&mut self) {
+        if self.shared.window().is_some()
+            || self.buffer.next_seq().wrapping_sub(self.published) >= LAZY_PUBLISH
+        {
+            self.publish();
+        }
+    }
 }
 
 impl<T> Stream for Receiver<T> {
@@ -322,7 +339,7 @@ impl<T> Stream for Receiver<T> {
             match this.rx.poll_recv(cx) {
                 Poll::Ready(Some((seq, value))) => {
                     if this.buffer.advance_if_next(seq) {
-                        this.publish();
+                        this.publish_fast();
                         return Poll::Ready(Some(Ok(value)));
                     }
                     arrival = Some((seq, value));

@@ -313,6 +313,11 @@ impl<T> Sender<T> {
 
     /// The receiver's watermark as last published: every seq below it has been
     /// received. A send of any seq below `next_seq() + window` goes through at once.
+    ///
+    /// With a window the receiver publishes as it yields each item; without one (no
+    /// sender ever waits) it publishes at least every 64 items and whenever it has
+    /// nothing to yield, so this may lag a little behind
+    /// [`Receiver::next_seq`](crate::Receiver::next_seq) while items stream.
     pub fn next_seq(&self) -> u64 {
         self.shared.watermark()
     }
