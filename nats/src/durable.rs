@@ -1,0 +1,1 @@
+//! JetStream mode (in progress).
