@@ -13,10 +13,6 @@
 //! dependency of the library.
 
 use std::process::ExitCode;
-use std::time::Duration;
-
-use bytes::Bytes;
-use reorder_nats::{Job, Worker};
 
 #[path = "common/sim.rs"]
 mod sim;
@@ -80,59 +76,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let client = match async_nats::connect(&flags.server).await {
-        Ok(client) => client,
-        Err(e) => {
-            eprintln!("worker: cannot connect to {}: {e}", flags.server);
-            return ExitCode::FAILURE;
-        }
-    };
-    let pid = std::process::id();
-    eprintln!(
-        "worker {pid}: serving {} in group {} on {}",
-        flags.subject, flags.group, flags.server
+    let run = sim::run_worker(
+        &flags.server,
+        &flags.subject,
+        &flags.group,
+        flags.concurrency,
+        flags.quiet,
     );
-    let quiet = flags.quiet;
-    let handler = move |job: Job| async move {
-        let (id, work) = sim::parse_job(job.payload())?;
-        tokio::time::sleep(Duration::from_millis(work)).await;
-        if !quiet {
-            eprintln!("worker {pid}: job {id} done");
-        }
-        Ok::<Bytes, String>(sim::reply(id, pid))
-    };
-    let report = Worker::new(client, flags.subject, flags.group)
-        .concurrency(flags.concurrency)
-        .serve(handler, shutdown())
-        .await;
-    match report {
-        Ok(report) => {
-            eprintln!(
-                "worker {pid}: drained; {} replied, {} failed",
-                report.replied, report.failed
-            );
-            ExitCode::SUCCESS
-        }
+    match run.await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("worker {pid}: {e}");
+            eprintln!("worker: {e}");
             ExitCode::FAILURE
         }
     }
-}
-
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

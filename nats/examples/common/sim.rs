@@ -38,3 +38,59 @@ pub fn parse_reply(payload: &[u8]) -> Option<(u64, u32)> {
     let (id, pid) = text.split_once(' ')?;
     Some((id.parse().ok()?, pid.parse().ok()?))
 }
+
+/// Serves the simulated job until Ctrl-C or SIGTERM, then drains: the worker bin, and
+/// the demo's worker processes.
+pub async fn run_worker(
+    server: &str,
+    subject: &str,
+    group: &str,
+    concurrency: usize,
+    quiet: bool,
+) -> Result<(), String> {
+    use std::time::Duration;
+
+    use reorder_nats::{Job, Worker};
+
+    let client = async_nats::connect(server)
+        .await
+        .map_err(|e| format!("cannot connect to {server}: {e}"))?;
+    let pid = std::process::id();
+    eprintln!("worker {pid}: serving {subject} in group {group} on {server}");
+    let handler = move |job: Job| async move {
+        let (id, work) = parse_job(job.payload())?;
+        tokio::time::sleep(Duration::from_millis(work)).await;
+        if !quiet {
+            eprintln!("worker {pid}: job {id} done");
+        }
+        Ok::<Bytes, String>(reply(id, pid))
+    };
+    let report = Worker::new(client, subject, group)
+        .concurrency(concurrency)
+        .serve(handler, shutdown())
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "worker {pid}: drained; {} replied, {} failed",
+        report.replied, report.failed
+    );
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
