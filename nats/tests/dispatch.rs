@@ -446,3 +446,133 @@ async fn a_worker_drains_what_it_holds_on_shutdown() {
     })
     .await;
 }
+
+/// Dropping the stream abandons every job in flight: no attempt is sent after the drop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_stream_stops_every_retry() {
+    let server = server();
+    within(30, async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let dispatcher = Dispatcher::new(client, SUBJECT).config(
+            DispatchConfig::new(8)
+                .max_attempts(u32::MAX)
+                .backoff(Duration::from_millis(5))
+                .max_backoff(Duration::from_millis(5)),
+        );
+        let mut replies = dispatcher.dispatch(stream::iter((0..100).map(|i| sim::job(i, 0))));
+        // Nobody serves: every job retries no-responders for ever. Poll a while.
+        let _ = tokio::time::timeout(Duration::from_millis(100), replies.next()).await;
+        assert!(dispatcher.stats().requests() >= 8);
+        drop(replies);
+        tokio::time::sleep(Duration::from_millis(20)).await; // an attempt mid-send ends
+        let after_drop = dispatcher.stats().requests();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            dispatcher.stats().requests(),
+            after_drop,
+            "a job outlived its stream"
+        );
+    })
+    .await;
+}
+
+/// `Duration::MAX` as the request timeout waits for ever (no overflow, no instant
+/// timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_timeout_of_duration_max_waits() {
+    let server = server();
+    within(30, async {
+        let (handle, stop) = start_worker(server.url(), 4, echo_sim()).await;
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let dispatcher = Dispatcher::new(client, SUBJECT).config(
+            DispatchConfig::new(2)
+                .request_timeout(Duration::MAX)
+                .backoff(Duration::MAX)
+                .max_backoff(Duration::MAX),
+        );
+        let results: Vec<_> = dispatcher
+            .dispatch(stream::iter([sim::job(0, 300), sim::job(1, 0)]))
+            .collect()
+            .await;
+        assert_eq!(ids(&results), [0, 1]);
+        assert_eq!(dispatcher.stats().timeouts(), 0);
+        stop.send(()).unwrap();
+        handle.await.unwrap();
+    })
+    .await;
+}
+
+/// A worker runs at most `concurrency` handlers at once, whatever it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_runs_at_most_its_concurrency() {
+    let server = server();
+    within(30, async {
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (r, p) = (Arc::clone(&running), Arc::clone(&peak));
+        let (handle, stop) = start_worker(server.url(), 3, move |job: Job| {
+            let (running, peak) = (Arc::clone(&r), Arc::clone(&p));
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                let (id, _) = sim::parse_job(job.payload())?;
+                Ok(sim::reply(id, 0))
+            }
+        })
+        .await;
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let dispatcher = Dispatcher::new(client, SUBJECT).config(DispatchConfig::new(32));
+        let results: Vec<_> = dispatcher
+            .dispatch(stream::iter((0..120).map(|i| sim::job(i, 0))))
+            .collect()
+            .await;
+        assert_eq!(ids(&results), (0..120).collect::<Vec<_>>());
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+        stop.send(()).unwrap();
+        let report = handle.await.unwrap();
+        assert_eq!(report.replied, 120);
+    })
+    .await;
+}
+
+/// Positions are the input's, from 0, whatever the payloads; and the worker sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_see_each_jobs_position_and_attempt() {
+    let server = server();
+    within(30, async {
+        let (handle, stop) = start_worker(server.url(), 8, |job: Job| async move {
+            Ok(Bytes::from(format!(
+                "{:?} {:?} {}",
+                job.seq(),
+                job.attempt(),
+                job.payload().len()
+            )))
+        })
+        .await;
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let dispatcher = Dispatcher::new(client, SUBJECT);
+        let payloads = [
+            Bytes::new(),
+            Bytes::from_static(b"abc"),
+            Bytes::from(vec![0u8; 1000]),
+        ];
+        let results: Vec<_> = dispatcher
+            .dispatch(stream::iter(payloads))
+            .map(|r| String::from_utf8(r.unwrap().to_vec()).unwrap())
+            .collect()
+            .await;
+        assert_eq!(
+            results,
+            [
+                "Some(0) Some(1) 0",
+                "Some(1) Some(1) 3",
+                "Some(2) Some(1) 1000"
+            ]
+        );
+        stop.send(()).unwrap();
+        handle.await.unwrap();
+    })
+    .await;
+}
