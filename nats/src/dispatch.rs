@@ -346,7 +346,7 @@ impl Dispatcher {
         async move { this.run(seq, payload).await }
     }
 
-    async fn run(self, seq: u64, payload: Bytes) -> Result<Bytes, DispatchError> {
+    pub(crate) async fn run(self, seq: u64, payload: Bytes) -> Result<Bytes, DispatchError> {
         let counters = &self.stats.0;
         let mut attempt = 0u32;
         loop {
@@ -423,18 +423,19 @@ impl fmt::Debug for Dispatcher {
     }
 }
 
-type JobFuture = Pin<Box<dyn Future<Output = Result<Bytes, DispatchError>> + Send + 'static>>;
-type MakeJob<I> = Box<dyn FnMut(I) -> JobFuture + Send>;
+type JobFuture<T> = Pin<Box<dyn Future<Output = Result<T, DispatchError>> + Send + 'static>>;
+type MakeJob<I, T> = Box<dyn FnMut(I) -> JobFuture<T> + Send>;
 
 pin_project! {
-    /// Stream for the [`Dispatcher::dispatch`] method: replies in input order.
+    /// Stream for the [`Dispatcher::dispatch`] method (and `dispatch_json`, with the
+    /// `json` feature): replies in input order.
     #[must_use = "streams do nothing unless polled"]
-    pub struct DispatchOrdered<S>
+    pub struct DispatchOrdered<S, T = Bytes>
     where
         S: Stream,
     {
         #[pin]
-        inner: SpawnOrdered<S, JobFuture, MakeJob<S::Item>>,
+        inner: SpawnOrdered<S, JobFuture<T>, MakeJob<S::Item, T>>,
         stats: Stats,
     }
 }
@@ -445,17 +446,32 @@ where
     S::Item: Into<Bytes>,
 {
     fn new(dispatcher: Dispatcher, jobs: S) -> Self {
+        Self::with_job(dispatcher, jobs, |this, seq, job| {
+            Box::pin(this.run(seq, job.into()))
+        })
+    }
+}
+
+impl<S, T> DispatchOrdered<S, T>
+where
+    S: Stream,
+    T: Send + 'static,
+{
+    /// `job(dispatcher, seq, input)` makes each job's future.
+    pub(crate) fn with_job(
+        dispatcher: Dispatcher,
+        jobs: S,
+        mut job: impl FnMut(Dispatcher, u64, S::Item) -> JobFuture<T> + Send + 'static,
+    ) -> Self {
         let stats = dispatcher.stats.clone();
         let config = dispatcher.config.spawn;
         // spawn_ordered calls the closure once per input, in input order: a counter
         // gives each job its position.
         let mut seq = 0u64;
-        let make: MakeJob<S::Item> = Box::new(move |job: S::Item| {
-            let this = dispatcher.clone();
-            let payload: Bytes = job.into();
+        let make: MakeJob<S::Item, T> = Box::new(move |input: S::Item| {
             let job_seq = seq;
             seq = seq.wrapping_add(1);
-            Box::pin(this.run(job_seq, payload))
+            job(dispatcher.clone(), job_seq, input)
         });
         Self {
             inner: jobs.spawn_ordered_with(config, make),
@@ -464,7 +480,7 @@ where
     }
 }
 
-impl<S: Stream> DispatchOrdered<S> {
+impl<S: Stream, T: Send + 'static> DispatchOrdered<S, T> {
     /// Jobs sent whose reply the stream has not taken in yet.
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight()
@@ -491,8 +507,8 @@ impl<S: Stream> DispatchOrdered<S> {
     }
 }
 
-impl<S: Stream> Stream for DispatchOrdered<S> {
-    type Item = Result<Bytes, DispatchError>;
+impl<S: Stream, T: Send + 'static> Stream for DispatchOrdered<S, T> {
+    type Item = Result<T, DispatchError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.project()
@@ -506,13 +522,13 @@ impl<S: Stream> Stream for DispatchOrdered<S> {
     }
 }
 
-impl<S: Stream> FusedStream for DispatchOrdered<S> {
+impl<S: Stream, T: Send + 'static> FusedStream for DispatchOrdered<S, T> {
     fn is_terminated(&self) -> bool {
         self.inner.is_terminated()
     }
 }
 
-impl<S: Stream + fmt::Debug> fmt::Debug for DispatchOrdered<S> {
+impl<S: Stream + fmt::Debug, T: Send + 'static> fmt::Debug for DispatchOrdered<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DispatchOrdered")
             .field("inner", &self.inner)

@@ -60,6 +60,14 @@ pub enum DispatchError {
         /// The handler's error, as text.
         message: String,
     },
+    /// The job could not be encoded, or its reply decoded (the `json` helpers). Not
+    /// retried.
+    Codec {
+        /// The job's position in the input.
+        seq: u64,
+        /// What the codec said.
+        reason: String,
+    },
     /// The task that ran the request was aborted (its runtime shutting down) or panicked.
     Task(TaskError),
 }
@@ -68,9 +76,10 @@ impl DispatchError {
     /// The position of the job that failed.
     pub fn seq(&self) -> u64 {
         match self {
-            Self::Exhausted { seq, .. } | Self::Rejected { seq, .. } | Self::Worker { seq, .. } => {
-                *seq
-            }
+            Self::Exhausted { seq, .. }
+            | Self::Rejected { seq, .. }
+            | Self::Worker { seq, .. }
+            | Self::Codec { seq, .. } => *seq,
             Self::Task(e) => e.seq(),
         }
     }
@@ -80,7 +89,7 @@ impl DispatchError {
     pub fn into_payload(self) -> Option<Bytes> {
         match self {
             Self::Exhausted { payload, .. } | Self::Rejected { payload, .. } => Some(payload),
-            Self::Worker { .. } | Self::Task(_) => None,
+            Self::Worker { .. } | Self::Codec { .. } | Self::Task(_) => None,
         }
     }
 }
@@ -96,6 +105,7 @@ impl fmt::Display for DispatchError {
             } => write!(f, "job {seq} got no reply in {attempts} attempts ({last})"),
             Self::Rejected { seq, reason, .. } => write!(f, "job {seq} was rejected: {reason}"),
             Self::Worker { seq, message } => write!(f, "job {seq} failed on its worker: {message}"),
+            Self::Codec { seq, reason } => write!(f, "job {seq}: {reason}"),
             Self::Task(e) => e.fmt(f),
         }
     }
@@ -131,6 +141,11 @@ impl fmt::Debug for DispatchError {
                 .debug_struct("Worker")
                 .field("seq", seq)
                 .field("message", message)
+                .finish(),
+            Self::Codec { seq, reason } => f
+                .debug_struct("Codec")
+                .field("seq", seq)
+                .field("reason", reason)
                 .finish(),
             Self::Task(e) => f.debug_tuple("Task").field(e).finish(),
         }

@@ -11,6 +11,7 @@
 //! | [`Dispatcher`] → [`DispatchOrdered`] | the coordinator: jobs in, replies out in order; per-request timeout, bounded retries with backoff, a typed [`DispatchError`] in position; [`Stats`] |
 //! | [`Worker`] | serves a subject in a queue group with your async handler, a concurrency limit and a graceful drain |
 //! | [`durable`] | JetStream mode: jobs stored in a stream, read by a durable pull consumer, processed in parallel, results in stream order, acked in order so a crash loses nothing |
+//! | `dispatch_json`, `serve_json` (feature `json`) | the same with serde values, JSON on the wire |
 //! | [`LocalServer`] | a `nats-server` on a free 127.0.0.1 port, killed on drop: tests and demos |
 //!
 //! # What happens when
@@ -35,6 +36,8 @@ mod dispatch;
 pub mod durable;
 mod error;
 mod headers;
+#[cfg(feature = "json")]
+mod json;
 mod local_server;
 mod worker;
 
