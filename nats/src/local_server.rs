@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -90,16 +91,19 @@ impl LocalServer {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
             .local_addr()?
             .port();
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        // A name only this server has: readiness is "a server that says this name
+        // answers", not "something accepts connections on the port".
+        let name = format!("reorder-{}-{port}-{nanos}", std::process::id());
         let mut command = Command::new("nats-server");
         command
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-n", &name])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let store = if jetstream {
-            let nanos = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
             let dir = std::env::temp_dir().join(format!(
                 "reorder-nats-{}-{port}-{nanos}",
                 std::process::id()
@@ -127,11 +131,14 @@ impl LocalServer {
             url: format!("nats://127.0.0.1:{port}"),
             store,
         };
-        server.wait_ready()?;
+        server.wait_ready(&name)?;
         Ok(server)
     }
 
-    fn wait_ready(&mut self) -> io::Result<()> {
+    /// Waits until our server (by its name) greets a connection. A bare "connect
+    /// succeeded" is not enough: on Linux a connect to a free port of the ephemeral range
+    /// can connect to itself, and another process may have taken the port.
+    fn wait_ready(&mut self, name: &str) -> io::Result<()> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = Instant::now() + READY_WITHIN;
         loop {
@@ -141,7 +148,7 @@ impl LocalServer {
                     self.port
                 )));
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            if greets(addr, name) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -153,6 +160,27 @@ impl LocalServer {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Whether the server at `addr` sends an `INFO` line naming it `name`.
+fn greets(addr: SocketAddr, name: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    if stream.local_addr().ok() == Some(addr) {
+        return false; // connected to itself
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut greeting = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !greeting.contains(&b'\n') && greeting.len() < 64 * 1024 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => greeting.extend_from_slice(&buf[..n]),
+        }
+    }
+    let greeting = String::from_utf8_lossy(&greeting);
+    greeting.starts_with("INFO ") && greeting.contains(&format!("\"server_name\":\"{name}\""))
 }
 
 impl Drop for LocalServer {
