@@ -563,3 +563,37 @@ fn an_unwindowed_senders_next_seq_lags_at_most_until_the_receiver_waits() {
     assert_pending!(rx.poll_next());
     assert_eq!(tx.next_seq(), 200, "published once the receiver waits");
 }
+
+/// A value sent for a seq that was given up but not yet reported wins; once the give-up
+/// has been reported, a value for it is `Late`.
+#[tokio::test]
+async fn a_value_wins_over_an_unreported_give_up_and_is_late_after_a_reported_one() {
+    let (tx, rx) = channel(8);
+    tx.give_up(2).unwrap(); // not reported yet: 0 and 1 are still to come
+    tx.send(2, 'c').await.unwrap();
+    tx.give_up(0).unwrap();
+    tx.send(1, 'b').await.unwrap();
+    let mut rx = spawn(rx);
+    assert_ready_eq!(rx.poll_next(), Some(Err(ReorderError::Missing(0..1))));
+    assert_ready_eq!(rx.poll_next(), Some(Ok('b')));
+    assert_ready_eq!(rx.poll_next(), Some(Ok('c')), "the value won");
+    tx.send(0, 'a').await.unwrap(); // 0 was reported missing
+    assert_ready_eq!(
+        rx.poll_next(),
+        Some(Err(ReorderError::Late { seq: 0, value: 'a' }))
+    );
+}
+
+#[tokio::test]
+async fn lane_skip_gives_up_one_seq_and_fails_without_moving_once_closed() {
+    let (tx, mut rx) = channel(8);
+    let mut lane = tx.lane(0, 1);
+    lane.skip().unwrap();
+    lane.send('b').await.unwrap();
+    assert_eq!(lane.next_seq(), 2);
+    assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..1))));
+    assert_eq!(rx.recv().await, Some(Ok('b')));
+    drop(rx);
+    assert_eq!(lane.skip().unwrap_err().seq, 2);
+    assert_eq!(lane.next_seq(), 2, "a failed skip does not move the lane");
+}
