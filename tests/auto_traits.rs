@@ -100,7 +100,10 @@ async fn task_streams() {
             use futures::StreamExt;
             drop(c.collect::<Vec<_>>().await);
         });
-        tokio::spawn(collect).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), tokio::spawn(collect))
+            .await
+            .expect("collecting instant jobs hung")
+            .unwrap();
         fn named<S, Fut, F>(_: &SpawnOrdered<S, Fut, F>)
         where
             Fut: Future,
@@ -144,5 +147,8 @@ async fn keyed_types() {
         use futures::StreamExt;
         assert_eq!(s.collect::<Vec<_>>().await.len(), 3);
     });
-    tokio::spawn(collect).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), tokio::spawn(collect))
+        .await
+        .expect("collecting instant jobs hung")
+        .unwrap();
 }

@@ -273,24 +273,27 @@ async fn an_aborted_lane_task_gives_its_stripe_up() {
 
 #[tokio::test]
 async fn a_lane_sends_along_its_stripe_and_fails_like_a_sender() {
-    let (tx, mut rx) = channel(16);
-    let mut lane = tx.lane(3, 5);
-    assert_eq!((lane.next_seq(), lane.step()), (3, 5));
-    tx.give_up_range(0..3).unwrap();
-    lane.send('a').await.unwrap();
-    assert_eq!(lane.next_seq(), 8);
-    assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..3))));
-    assert_eq!(rx.recv().await, Some(Ok('a')));
-    // Beyond the window: try_send hands the value back and the lane keeps its seq.
-    let mut far = tx.lane(100, 1);
-    match far.try_send('z') {
-        Err(TrySendError::Full(e)) => assert_eq!((e.seq, e.value), (100, 'z')),
-        other => panic!("expected Full, got {other:?}"),
-    }
-    assert_eq!(far.next_seq(), 100);
-    drop(rx);
-    let err = lane.send('b').await.unwrap_err();
-    assert_eq!((err.seq, err.value), (8, 'b'));
+    within(async {
+        let (tx, mut rx) = channel(16);
+        let mut lane = tx.lane(3, 5);
+        assert_eq!((lane.next_seq(), lane.step()), (3, 5));
+        tx.give_up_range(0..3).unwrap();
+        lane.send('a').await.unwrap();
+        assert_eq!(lane.next_seq(), 8);
+        assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..3))));
+        assert_eq!(rx.recv().await, Some(Ok('a')));
+        // Beyond the window: try_send hands the value back and the lane keeps its seq.
+        let mut far = tx.lane(100, 1);
+        match far.try_send('z') {
+            Err(TrySendError::Full(e)) => assert_eq!((e.seq, e.value), (100, 'z')),
+            other => panic!("expected Full, got {other:?}"),
+        }
+        assert_eq!(far.next_seq(), 100);
+        drop(rx);
+        let err = lane.send('b').await.unwrap_err();
+        assert_eq!((err.seq, err.value), (8, 'b'));
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -568,32 +571,38 @@ fn an_unwindowed_senders_next_seq_lags_at_most_until_the_receiver_waits() {
 /// has been reported, a value for it is `Late`.
 #[tokio::test]
 async fn a_value_wins_over_an_unreported_give_up_and_is_late_after_a_reported_one() {
-    let (tx, rx) = channel(8);
-    tx.give_up(2).unwrap(); // not reported yet: 0 and 1 are still to come
-    tx.send(2, 'c').await.unwrap();
-    tx.give_up(0).unwrap();
-    tx.send(1, 'b').await.unwrap();
-    let mut rx = spawn(rx);
-    assert_ready_eq!(rx.poll_next(), Some(Err(ReorderError::Missing(0..1))));
-    assert_ready_eq!(rx.poll_next(), Some(Ok('b')));
-    assert_ready_eq!(rx.poll_next(), Some(Ok('c')), "the value won");
-    tx.send(0, 'a').await.unwrap(); // 0 was reported missing
-    assert_ready_eq!(
-        rx.poll_next(),
-        Some(Err(ReorderError::Late { seq: 0, value: 'a' }))
-    );
+    within(async {
+        let (tx, rx) = channel(8);
+        tx.give_up(2).unwrap(); // not reported yet: 0 and 1 are still to come
+        tx.send(2, 'c').await.unwrap();
+        tx.give_up(0).unwrap();
+        tx.send(1, 'b').await.unwrap();
+        let mut rx = spawn(rx);
+        assert_ready_eq!(rx.poll_next(), Some(Err(ReorderError::Missing(0..1))));
+        assert_ready_eq!(rx.poll_next(), Some(Ok('b')));
+        assert_ready_eq!(rx.poll_next(), Some(Ok('c')), "the value won");
+        tx.send(0, 'a').await.unwrap(); // 0 was reported missing
+        assert_ready_eq!(
+            rx.poll_next(),
+            Some(Err(ReorderError::Late { seq: 0, value: 'a' }))
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn lane_skip_gives_up_one_seq_and_fails_without_moving_once_closed() {
-    let (tx, mut rx) = channel(8);
-    let mut lane = tx.lane(0, 1);
-    lane.skip().unwrap();
-    lane.send('b').await.unwrap();
-    assert_eq!(lane.next_seq(), 2);
-    assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..1))));
-    assert_eq!(rx.recv().await, Some(Ok('b')));
-    drop(rx);
-    assert_eq!(lane.skip().unwrap_err().seq, 2);
-    assert_eq!(lane.next_seq(), 2, "a failed skip does not move the lane");
+    within(async {
+        let (tx, mut rx) = channel(8);
+        let mut lane = tx.lane(0, 1);
+        lane.skip().unwrap();
+        lane.send('b').await.unwrap();
+        assert_eq!(lane.next_seq(), 2);
+        assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..1))));
+        assert_eq!(rx.recv().await, Some(Ok('b')));
+        drop(rx);
+        assert_eq!(lane.skip().unwrap_err().seq, 2);
+        assert_eq!(lane.next_seq(), 2, "a failed skip does not move the lane");
+    })
+    .await;
 }

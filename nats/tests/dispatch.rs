@@ -48,6 +48,33 @@ where
     (handle, stop)
 }
 
+/// A worker whose jobs take 5 ms each, and the most of them that ran at once.
+async fn start_gauged_worker(
+    url: &str,
+    concurrency: usize,
+) -> (
+    tokio::task::JoinHandle<reorder_nats::WorkerReport>,
+    oneshot::Sender<()>,
+    Arc<AtomicUsize>,
+) {
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (r, p) = (Arc::clone(&running), Arc::clone(&peak));
+    let (handle, stop) = start_worker(url, concurrency, move |job: Job| {
+        let (running, peak) = (Arc::clone(&r), Arc::clone(&p));
+        async move {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            running.fetch_sub(1, Ordering::SeqCst);
+            let (id, _) = sim::parse_job(job.payload())?;
+            Ok(sim::reply(id, 0))
+        }
+    })
+    .await;
+    (handle, stop, peak)
+}
+
 async fn wait_subscribed(client: &async_nats::Client) {
     tokio::time::sleep(Duration::from_millis(50)).await;
     client.flush().await.unwrap();
@@ -323,21 +350,7 @@ async fn handler_errors_and_panics_come_back_in_position_without_retry() {
 async fn limit_bounds_the_requests_in_flight() {
     let server = server();
     within(30, async {
-        let running = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let (r, p) = (Arc::clone(&running), Arc::clone(&peak));
-        let (handle, stop) = start_worker(server.url(), 100, move |job: Job| {
-            let (running, peak) = (Arc::clone(&r), Arc::clone(&p));
-            async move {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                running.fetch_sub(1, Ordering::SeqCst);
-                let (id, _) = sim::parse_job(job.payload())?;
-                Ok(sim::reply(id, 0))
-            }
-        })
-        .await;
+        let (handle, stop, peak) = start_gauged_worker(server.url(), 100).await;
         let client = async_nats::connect(server.url()).await.unwrap();
         let dispatcher = Dispatcher::new(client, SUBJECT).config(DispatchConfig::new(4).window(4));
         let mut replies = dispatcher.dispatch(stream::iter((0..100).map(|i| sim::job(i, 0))));
@@ -507,21 +520,7 @@ async fn a_request_timeout_of_duration_max_waits() {
 async fn a_worker_runs_at_most_its_concurrency() {
     let server = server();
     within(30, async {
-        let running = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let (r, p) = (Arc::clone(&running), Arc::clone(&peak));
-        let (handle, stop) = start_worker(server.url(), 3, move |job: Job| {
-            let (running, peak) = (Arc::clone(&r), Arc::clone(&p));
-            async move {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                running.fetch_sub(1, Ordering::SeqCst);
-                let (id, _) = sim::parse_job(job.payload())?;
-                Ok(sim::reply(id, 0))
-            }
-        })
-        .await;
+        let (handle, stop, peak) = start_gauged_worker(server.url(), 3).await;
         let client = async_nats::connect(server.url()).await.unwrap();
         let dispatcher = Dispatcher::new(client, SUBJECT).config(DispatchConfig::new(32));
         let results: Vec<_> = dispatcher
