@@ -35,6 +35,9 @@ use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinSet;
 use tokio_util::task::JoinQueue;
 
+mod paired;
+use paired::{bench_pair, timed, Ratio};
+
 /// The machine has 2 cores; the targets are stated for 2 workers.
 const WORKERS: usize = 2;
 
@@ -129,10 +132,105 @@ async fn on_worker(consumer: impl std::future::Future<Output = ()> + Send + 'sta
     tokio::spawn(consumer).await.expect("consumer task");
 }
 
+/// `spawn_ordered` over the CPU jobs, as a task on the runtime.
+async fn cpu_spawn_ordered(rounds: u64) {
+    let mut out = stream::iter(0..CPU_JOBS)
+        .spawn_ordered(CPU_LIMIT, move |i| async move { cpu_job(i, rounds) });
+    let mut check = InOrder::new(CPU_JOBS);
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran").0);
+    }
+    check.finish();
+}
+
+async fn cpu_spawn_ordered_blocking(rounds: u64) {
+    let mut out =
+        stream::iter(0..CPU_JOBS).spawn_ordered_blocking(CPU_LIMIT, move |i| cpu_job(i, rounds));
+    let mut check = InOrder::new(CPU_JOBS);
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran").0);
+    }
+    check.finish();
+}
+
+async fn cpu_ordered_join_set(rounds: u64) {
+    let mut set = OrderedJoinSet::new();
+    for i in 0..CPU_JOBS {
+        set.spawn(async move { cpu_job(i, rounds) });
+    }
+    let mut check = InOrder::new(CPU_JOBS);
+    while let Some(result) = set.join_next().await {
+        check.see(result.expect("job ran").0);
+    }
+    check.finish();
+}
+
+/// `futures`' `buffered`: every job is polled on the consumer's task, one at a time.
+async fn cpu_futures_buffered(rounds: u64) {
+    let mut out = stream::iter(0..CPU_JOBS)
+        .map(|i| async move { cpu_job(i, rounds) })
+        .buffered(CPU_LIMIT);
+    let mut check = InOrder::new(CPU_JOBS);
+    while let Some((i, _)) = out.next().await {
+        check.see(i);
+    }
+    check.finish();
+}
+
+async fn cpu_tokio_spawn_buffered(rounds: u64) {
+    let mut out = stream::iter(0..CPU_JOBS)
+        .map(|i| tokio::spawn(async move { cpu_job(i, rounds) }))
+        .buffered(CPU_LIMIT);
+    let mut check = InOrder::new(CPU_JOBS);
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran").0);
+    }
+    check.finish();
+}
+
+/// Every job spawned into a `JoinSet`, all results collected, then sorted.
+async fn cpu_joinset_collect_sort(rounds: u64) {
+    let mut set = JoinSet::new();
+    for i in 0..CPU_JOBS {
+        set.spawn(async move { cpu_job(i, rounds) });
+    }
+    let mut results = Vec::with_capacity(CPU_JOBS);
+    while let Some(result) = set.join_next().await {
+        results.push(result.expect("job ran"));
+    }
+    results.sort_unstable_by_key(|&(i, _)| i);
+    let mut check = InOrder::new(CPU_JOBS);
+    for (i, _) in results {
+        check.see(i);
+    }
+    check.finish();
+}
+
+/// tokio-util's JoinQueue: ordered and parallel, but no limit (all jobs spawned at once)
+/// and no memory bound.
+async fn cpu_joinqueue(rounds: u64) {
+    let mut queue = JoinQueue::new();
+    for i in 0..CPU_JOBS {
+        queue.spawn(async move { cpu_job(i, rounds) });
+    }
+    let mut check = InOrder::new(CPU_JOBS);
+    while let Some(result) = queue.join_next().await {
+        check.see(result.expect("job ran").0);
+    }
+    check.finish();
+}
+
+fn cpu_sequential(rounds: u64) {
+    let mut check = InOrder::new(CPU_JOBS);
+    for i in 0..CPU_JOBS {
+        check.see(cpu_job(i, rounds).0);
+    }
+    check.finish();
+}
+
 fn bench_cpu(c: &mut Criterion) {
     let rt = runtime();
     let rounds = calibrate();
-    let job = move |i: usize| async move { cpu_job(i, rounds) };
 
     let mut group = c.benchmark_group("spawn_cpu");
     group
@@ -140,127 +238,36 @@ fn bench_cpu(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-
     group.bench_function("ours_spawn_ordered", |b| {
-        b.to_async(&rt).iter(|| {
-            on_worker(async move {
-                let mut out = stream::iter(0..CPU_JOBS).spawn_ordered(CPU_LIMIT, job);
-                let mut check = InOrder::new(CPU_JOBS);
-                while let Some(result) = out.next().await {
-                    check.see(result.expect("job ran").0);
-                }
-                check.finish();
-            })
-        });
+        b.to_async(&rt)
+            .iter(|| on_worker(cpu_spawn_ordered(rounds)));
     });
-
     group.bench_function("ours_spawn_ordered_blocking", |b| {
-        b.to_async(&rt).iter(|| {
-            on_worker(async move {
-                let mut out = stream::iter(0..CPU_JOBS)
-                    .spawn_ordered_blocking(CPU_LIMIT, move |i| cpu_job(i, rounds));
-                let mut check = InOrder::new(CPU_JOBS);
-                while let Some(result) = out.next().await {
-                    check.see(result.expect("job ran").0);
-                }
-                check.finish();
-            })
-        });
+        b.to_async(&rt)
+            .iter(|| on_worker(cpu_spawn_ordered_blocking(rounds)));
     });
-
     group.bench_function("ours_ordered_join_set", |b| {
-        b.to_async(&rt).iter(|| {
-            on_worker(async move {
-                let mut set = OrderedJoinSet::new();
-                for i in 0..CPU_JOBS {
-                    set.spawn(job(i));
-                }
-                let mut check = InOrder::new(CPU_JOBS);
-                while let Some(result) = set.join_next().await {
-                    check.see(result.expect("job ran").0);
-                }
-                check.finish();
-            })
-        });
+        b.to_async(&rt)
+            .iter(|| on_worker(cpu_ordered_join_set(rounds)));
     });
-
     group.bench_function("futures_buffered", |b| {
-        b.to_async(&rt).iter(|| {
-            on_worker(async move {
-                let mut out = stream::iter(0..CPU_JOBS).map(job).buffered(CPU_LIMIT);
-                let mut check = InOrder::new(CPU_JOBS);
-                while let Some((i, _)) = out.next().await {
-                    check.see(i);
-                }
-                check.finish();
-            })
-        });
+        b.to_async(&rt)
+            .iter(|| on_worker(cpu_futures_buffered(rounds)));
     });
-
     group.bench_function("tokio_spawn_buffered", |b| {
-        b.to_async(&rt).iter(|| {
-            on_worker(async move {
-                let mut out = stream::iter(0..CPU_JOBS)
-                    .map(|i| tokio::spawn(job(i)))
-                    .buffered(CPU_LIMIT);
-                let mut check = InOrder::new(CPU_JOBS);
-                while let Some(result) = out.next().await {
-                    check.see(result.expect("job ran").0);
-                }
-                check.finish();
-            })
-        });
+        b.to_async(&rt)
+            .iter(|| on_worker(cpu_tokio_spawn_buffered(rounds)));
     });
-
     group.bench_function("joinset_collect_sort", |b| {
-        b.to_async(&rt).iter(|| {
-            on_worker(async move {
-                let mut set = JoinSet::new();
-                for i in 0..CPU_JOBS {
-                    set.spawn(job(i));
-                }
-                let mut results = Vec::with_capacity(CPU_JOBS);
-                while let Some(result) = set.join_next().await {
-                    results.push(result.expect("job ran"));
-                }
-                results.sort_unstable_by_key(|&(i, _)| i);
-                let mut check = InOrder::new(CPU_JOBS);
-                for (i, _) in results {
-                    check.see(i);
-                }
-                check.finish();
-            })
-        });
+        b.to_async(&rt)
+            .iter(|| on_worker(cpu_joinset_collect_sort(rounds)));
     });
-
-    // tokio-util's JoinQueue: ordered and parallel, but no limit (all jobs spawned at
-    // once) and no memory bound.
     group.bench_function("joinqueue", |b| {
-        b.to_async(&rt).iter(|| {
-            on_worker(async move {
-                let mut queue = JoinQueue::new();
-                for i in 0..CPU_JOBS {
-                    queue.spawn(job(i));
-                }
-                let mut check = InOrder::new(CPU_JOBS);
-                while let Some(result) = queue.join_next().await {
-                    check.see(result.expect("job ran").0);
-                }
-                check.finish();
-            })
-        });
+        b.to_async(&rt).iter(|| on_worker(cpu_joinqueue(rounds)));
     });
-
     group.bench_function("sequential_loop", |b| {
-        b.iter(|| {
-            let mut check = InOrder::new(CPU_JOBS);
-            for i in 0..CPU_JOBS {
-                check.see(cpu_job(i, rounds).0);
-            }
-            check.finish();
-        });
+        b.iter(|| cpu_sequential(rounds));
     });
-
     group.finish();
 }
 
@@ -321,16 +328,8 @@ fn bench_latency(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(4));
 
     group.bench_function("ours_spawn_ordered_default", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut out = stream::iter(latencies.iter().copied().enumerate())
-                .spawn_ordered(LATENCY_LIMIT, |(i, latency)| sleep_job(i, latency));
-            let mut check = InOrder::new(LATENCY_JOBS);
-            while let Some(result) = out.next().await {
-                check.see(result.expect("job ran"));
-            }
-            check.finish();
-            assert!(out.peak_buffered() <= default_window);
-        });
+        b.to_async(&rt)
+            .iter(|| ours_latency(latencies, LATENCY_LIMIT, default_window));
     });
 
     for (name, window) in windows {
@@ -346,16 +345,12 @@ fn bench_latency(c: &mut Criterion) {
     });
 
     group.bench_function("tokio_spawn_buffered", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut out = stream::iter(latencies.iter().copied().enumerate())
-                .map(|(i, latency)| tokio::spawn(sleep_job(i, latency)))
-                .buffered(LATENCY_LIMIT);
-            let mut check = InOrder::new(LATENCY_JOBS);
-            while let Some(result) = out.next().await {
-                check.see(result.expect("job ran"));
-            }
-            check.finish();
-        });
+        b.to_async(&rt)
+            .iter(|| tokio_spawn_buffered_latency(latencies, LATENCY_LIMIT));
+    });
+    group.bench_function("unordered_bound", |b| {
+        b.to_async(&rt)
+            .iter(|| unordered_latency(latencies, LATENCY_LIMIT));
     });
 
     group.finish();
@@ -379,6 +374,34 @@ fn bench_latency(c: &mut Criterion) {
         b.to_async(&rt).iter(|| buffered_latency(latencies, limit));
     });
     group.finish();
+}
+
+async fn tokio_spawn_buffered_latency(latencies: &[Duration], limit: usize) {
+    let mut out = stream::iter(latencies.iter().copied().enumerate())
+        .map(|(i, latency)| tokio::spawn(sleep_job(i, latency)))
+        .buffered(limit);
+    let mut check = InOrder::new(latencies.len());
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran"));
+    }
+    check.finish();
+}
+
+/// The ideal scheduler's bound: `buffer_unordered(limit)` starts a job whenever fewer than
+/// `limit` run and never waits for an earlier one, so no ordered stream with the same
+/// limit can finish sooner (it pays the same timer rounding). Checks every index came.
+async fn unordered_latency(latencies: &[Duration], limit: usize) {
+    let mut out = stream::iter(latencies.iter().copied().enumerate())
+        .map(|(i, latency)| sleep_job(i, latency))
+        .buffer_unordered(limit);
+    let (mut seen, mut sum) = (0usize, 0usize);
+    while let Some(i) = out.next().await {
+        seen += 1;
+        sum += i;
+    }
+    let n = latencies.len();
+    assert_eq!(seen, n, "results missing");
+    assert_eq!(sum, n * (n - 1) / 2, "results wrong");
 }
 
 /// Runs all latency jobs through `futures`' `buffered(limit)` and checks the order.
@@ -506,6 +529,38 @@ fn bench_tiny(c: &mut Criterion) {
     group.finish();
 }
 
+async fn blocking_spawn_ordered_blocking(n: usize, rounds: u64) {
+    let mut out =
+        stream::iter(0..n).spawn_ordered_blocking(BLOCKING_LIMIT, move |i| cpu_job(i, rounds));
+    let mut check = InOrder::new(n);
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran").0);
+    }
+    check.finish();
+}
+
+async fn blocking_tokio_spawn_blocking_buffered(n: usize, rounds: u64) {
+    let mut out = stream::iter(0..n)
+        .map(|i| tokio::task::spawn_blocking(move || cpu_job(i, rounds)))
+        .buffered(BLOCKING_LIMIT);
+    let mut check = InOrder::new(n);
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran").0);
+    }
+    check.finish();
+}
+
+/// For reference: the same work inside the async block, on the 2 workers.
+async fn blocking_spawn_ordered(n: usize, rounds: u64) {
+    let mut out = stream::iter(0..n)
+        .spawn_ordered(BLOCKING_LIMIT, move |i| async move { cpu_job(i, rounds) });
+    let mut check = InOrder::new(n);
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran").0);
+    }
+    check.finish();
+}
+
 fn bench_blocking(c: &mut Criterion) {
     let rt = runtime();
     let rounds_per_unit = calibrate();
@@ -519,49 +574,146 @@ fn bench_blocking(c: &mut Criterion) {
         let rounds = rounds_per_unit * units;
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(BenchmarkId::new("ours_spawn_ordered_blocking", name), |b| {
-            b.to_async(&rt).iter(|| {
-                on_worker(async move {
-                    let mut out = stream::iter(0..n)
-                        .spawn_ordered_blocking(BLOCKING_LIMIT, move |i| cpu_job(i, rounds));
-                    let mut check = InOrder::new(n);
-                    while let Some(result) = out.next().await {
-                        check.see(result.expect("job ran").0);
-                    }
-                    check.finish();
-                })
-            });
+            b.to_async(&rt)
+                .iter(|| on_worker(blocking_spawn_ordered_blocking(n, rounds)));
         });
         group.bench_function(
             BenchmarkId::new("tokio_spawn_blocking_buffered", name),
             |b| {
-                b.to_async(&rt).iter(|| {
-                    on_worker(async move {
-                        let mut out = stream::iter(0..n)
-                            .map(|i| tokio::task::spawn_blocking(move || cpu_job(i, rounds)))
-                            .buffered(BLOCKING_LIMIT);
-                        let mut check = InOrder::new(n);
-                        while let Some(result) = out.next().await {
-                            check.see(result.expect("job ran").0);
-                        }
-                        check.finish();
-                    })
-                });
+                b.to_async(&rt)
+                    .iter(|| on_worker(blocking_tokio_spawn_blocking_buffered(n, rounds)));
             },
         );
-        // For reference: the same work inside the async block, on the 2 workers.
         group.bench_function(BenchmarkId::new("ours_spawn_ordered", name), |b| {
-            b.to_async(&rt).iter(|| {
-                on_worker(async move {
-                    let mut out = stream::iter(0..n)
-                        .spawn_ordered(BLOCKING_LIMIT, move |i| async move { cpu_job(i, rounds) });
-                    let mut check = InOrder::new(n);
-                    while let Some(result) = out.next().await {
-                        check.see(result.expect("job ran").0);
-                    }
-                    check.finish();
-                })
-            });
+            b.to_async(&rt)
+                .iter(|| on_worker(blocking_spawn_ordered(n, rounds)));
         });
+    }
+    group.finish();
+}
+
+/// Runs `consumer` once as a task on `rt`'s workers; returns how long it took.
+fn run_on(
+    rt: &Runtime,
+    consumer: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Duration {
+    timed(|| rt.block_on(on_worker(consumer)))
+}
+
+/// The targets as paired ratios (see `paired.rs`): ours and the anchor alternate within
+/// every iteration, so drift on the shared machine cancels out of the ratio.
+fn bench_ratios(c: &mut Criterion<Ratio>) {
+    let rt = runtime();
+    let rounds = calibrate();
+
+    let mut group = c.benchmark_group("ratio_spawn_cpu");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4));
+    let ours = || run_on(&rt, cpu_spawn_ordered(rounds));
+    bench_pair(
+        &mut group,
+        BenchmarkId::from_parameter("spawn_ordered_vs_joinset_collect_sort"),
+        ours,
+        || run_on(&rt, cpu_joinset_collect_sort(rounds)),
+    );
+    bench_pair(
+        &mut group,
+        BenchmarkId::from_parameter("spawn_ordered_vs_tokio_spawn_buffered"),
+        ours,
+        || run_on(&rt, cpu_tokio_spawn_buffered(rounds)),
+    );
+    bench_pair(
+        &mut group,
+        BenchmarkId::from_parameter("spawn_ordered_vs_futures_buffered"),
+        ours,
+        || run_on(&rt, cpu_futures_buffered(rounds)),
+    );
+    bench_pair(
+        &mut group,
+        BenchmarkId::from_parameter("spawn_ordered_vs_sequential"),
+        ours,
+        || timed(|| cpu_sequential(rounds)),
+    );
+    group.finish();
+
+    let mut group = c.benchmark_group("ratio_spawn_tiny");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4));
+    for limit in TINY_LIMITS {
+        let n = TINY_JOBS;
+        let ours = || run_on(&rt, tiny_spawn_ordered(n, limit));
+        bench_pair(
+            &mut group,
+            BenchmarkId::new("spawn_ordered_vs_joinset_spawn_join_next", limit),
+            ours,
+            || run_on(&rt, tiny_joinset(n, limit)),
+        );
+        bench_pair(
+            &mut group,
+            BenchmarkId::new("spawn_ordered_vs_tokio_spawn_buffered", limit),
+            ours,
+            || run_on(&rt, tiny_tokio_spawn_buffered(n, limit)),
+        );
+    }
+    group.finish();
+
+    let rounds_per_unit = rounds;
+    let mut group = c.benchmark_group("ratio_spawn_blocking");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4));
+    for (name, units, n) in BLOCKING_JOBS {
+        let rounds = rounds_per_unit * units;
+        bench_pair(
+            &mut group,
+            BenchmarkId::new(
+                "spawn_ordered_blocking_vs_tokio_spawn_blocking_buffered",
+                name,
+            ),
+            || run_on(&rt, blocking_spawn_ordered_blocking(n, rounds)),
+            || run_on(&rt, blocking_tokio_spawn_blocking_buffered(n, rounds)),
+        );
+    }
+    group.finish();
+
+    // Random latency: ours against `buffered`, and the ideal scheduler's bound
+    // (`buffer_unordered`, no order) against `buffered` beside it, so the output shows
+    // how much of the bound's speed-up ours keeps.
+    let latencies = latencies();
+    let latencies = &latencies[..];
+    let mut group = c.benchmark_group("ratio_spawn_latency");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(8));
+    for limit in [LATENCY_LIMIT, 64] {
+        let window = SpawnConfig::new(limit).get_window();
+        let buffered = || timed(|| rt.block_on(buffered_latency(latencies, limit)));
+        bench_pair(
+            &mut group,
+            BenchmarkId::new("spawn_ordered_vs_futures_buffered", limit),
+            || {
+                timed(|| {
+                    let _peak = rt.block_on(ours_latency(latencies, limit, window));
+                })
+            },
+            buffered,
+        );
+        bench_pair(
+            &mut group,
+            BenchmarkId::new("unordered_bound_vs_futures_buffered", limit),
+            || timed(|| rt.block_on(unordered_latency(latencies, limit))),
+            buffered,
+        );
     }
     group.finish();
 }
@@ -573,4 +725,9 @@ criterion_group!(
     bench_tiny,
     bench_blocking
 );
-criterion_main!(benches);
+criterion_group! {
+    name = ratios;
+    config = Criterion::default().with_measurement(Ratio);
+    targets = bench_ratios
+}
+criterion_main!(benches, ratios);

@@ -236,23 +236,33 @@ where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
 {
+    // Two task types rather than one with an `Option`: a task without a timeout does not
+    // carry tokio's `Sleep` (a timer entry of a few hundred bytes) that tokio would
+    // allocate and copy with every task. Tiny jobs are bound by that copy and allocation.
+    match timeout {
+        None => runtime.spawn(run_reporting(async move { Ok(fut.await) }, report)),
+        Some(limit) => runtime.spawn(run_reporting(
+            async move { tokio::time::timeout(limit, fut).await.map_err(|_| limit) },
+            report,
+        )),
+    }
+}
+
+/// The body of every async task: runs `timed` (the job, under its timeout if it has one)
+/// and reports its outcome.
+async fn run_reporting<T, F>(timed: F, report: Report<T>)
+where
+    F: Future<Output = Result<T, Duration>>,
+{
     let seq = report.seq;
-    runtime.spawn(async move {
-        // The timeout sits inside `catch_unwind` too: on a runtime without timers it
-        // panics, and that must read as this task's panic, not as a cancellation.
-        let timed = async move {
-            match timeout {
-                None => Ok(fut.await),
-                Some(limit) => tokio::time::timeout(limit, fut).await.map_err(|_| limit),
-            }
-        };
-        let outcome = match AssertUnwindSafe(timed).catch_unwind().await {
-            Ok(Ok(output)) => Ok(output),
-            Ok(Err(limit)) => Err(TaskError::timed_out(seq, limit)),
-            Err(payload) => Err(TaskError::panicked(seq, payload)),
-        };
-        report.send(outcome);
-    })
+    // The timeout sits inside `catch_unwind` too: on a runtime without timers it panics,
+    // and that must read as this task's panic, not as a cancellation.
+    let outcome = match AssertUnwindSafe(timed).catch_unwind().await {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(limit)) => Err(TaskError::timed_out(seq, limit)),
+        Err(payload) => Err(TaskError::panicked(seq, payload)),
+    };
+    report.send(outcome);
 }
 
 /// Runs `f` on `runtime`'s blocking pool; `report` sends its one outcome: the output, its
