@@ -44,38 +44,49 @@ ANCHORS = (
     "joinset_semaphore",
 )
 
-# (what, ours, anchor, kind, bound); kind: "time" ours/anchor <= bound, "speed"
-# anchor/ours >= bound, "approx" |ours/anchor - 1| <= bound.
+# (what, ours, anchor, kind, bound). `ours` is a criterion id; `anchor` is another id, or
+# None when `ours` is a paired ratio (a `ratio_*` group, benches/paired.rs: ours and the
+# anchor alternate within every iteration and criterion records time(ours) / time(anchor)).
+# kind: "time" ours/anchor <= bound, "speed" anchor/ours >= bound, "approx"
+# |ours/anchor - 1| <= bound, "info" shown without a target.
 TARGETS = [
-    ("in order: .ordered() vs mpsc recv alone", "in_order/mpsc_ordered", "in_order/mpsc_raw", "time", 1.05),
-    ("in order: channel receiver vs mpsc recv alone", "in_order/channel_recv", "in_order/mpsc_raw", "time", 1.2),
-    ("shuffled W=64: .ordered() vs mpsc + hand heap", "shuffled_w64/mpsc_ordered", "shuffled_w64/mpsc_hand_heap", "time", 1.1),
-    ("shuffled W=4096: .ordered() vs mpsc + hand heap", "shuffled_w4096/mpsc_ordered", "shuffled_w4096/mpsc_hand_heap", "time", 1.1),
-    ("CPU jobs: spawn_ordered vs JoinSet + sort", "spawn_cpu/ours_spawn_ordered", "spawn_cpu/joinset_collect_sort", "time", 1.0),
-    ("CPU jobs: spawn_ordered vs spawn + buffered(8)", "spawn_cpu/ours_spawn_ordered", "spawn_cpu/tokio_spawn_buffered", "time", 1.0),
-    ("CPU jobs: spawn_ordered vs buffered(8) (DESIGN)", "spawn_cpu/ours_spawn_ordered", "spawn_cpu/futures_buffered", "speed", 1.9),
-    ("CPU jobs: spawn_ordered vs sequential (DESIGN)", "spawn_cpu/ours_spawn_ordered", "spawn_cpu/sequential_loop", "speed", 1.9),
+    ("in order: .ordered() vs mpsc recv alone", "ratio_in_order/mpsc_ordered_vs_mpsc_raw", None, "time", 1.05),
+    ("in order: channel receiver vs mpsc recv alone", "ratio_in_order/channel_recv_vs_mpsc_raw", None, "time", 1.2),
+]
+for _w in (64, 4096):
+    TARGETS.append(
+        (f"shuffled W={_w}: .ordered() vs mpsc + hand heap",
+         f"ratio_shuffled/mpsc_ordered_vs_mpsc_hand_heap/{_w}", None, "time", 1.1))
+TARGETS += [
+    ("CPU jobs: spawn_ordered vs JoinSet + sort", "ratio_spawn_cpu/spawn_ordered_vs_joinset_collect_sort", None, "time", 1.0),
+    ("CPU jobs: spawn_ordered vs spawn + buffered(8)", "ratio_spawn_cpu/spawn_ordered_vs_tokio_spawn_buffered", None, "time", 1.0),
+    ("CPU jobs: spawn_ordered vs buffered(8) (DESIGN)", "ratio_spawn_cpu/spawn_ordered_vs_futures_buffered", None, "speed", 1.9),
+    ("CPU jobs: spawn_ordered vs sequential (DESIGN)", "ratio_spawn_cpu/spawn_ordered_vs_sequential", None, "speed", 1.9),
 ]
 for _limit in (64, 8):
     TARGETS += [
         (f"tiny jobs, limit {_limit}: spawn_ordered vs JoinSet loop",
-         f"spawn_tiny/ours_spawn_ordered/{_limit}", f"spawn_tiny/joinset_spawn_join_next/{_limit}", "time", 1.1),
+         f"ratio_spawn_tiny/spawn_ordered_vs_joinset_spawn_join_next/{_limit}", None, "time", 1.1),
         (f"tiny jobs, limit {_limit}: spawn_ordered vs spawn + buffered",
-         f"spawn_tiny/ours_spawn_ordered/{_limit}", f"spawn_tiny/tokio_spawn_buffered/{_limit}", "time", 1.0),
+         f"ratio_spawn_tiny/spawn_ordered_vs_tokio_spawn_buffered/{_limit}", None, "time", 1.0),
     ]
 for _job in ("50us", "1ms"):
     TARGETS.append(
         (f"blocking {_job} jobs: spawn_ordered_blocking vs spawn_blocking + buffered",
-         f"spawn_blocking/ours_spawn_ordered_blocking/{_job}",
-         f"spawn_blocking/tokio_spawn_blocking_buffered/{_job}", "time", 1.0))
+         f"ratio_spawn_blocking/spawn_ordered_blocking_vs_tokio_spawn_blocking_buffered/{_job}",
+         None, "time", 1.0))
 TARGETS += [
-    ("random latency, limit 16: spawn_ordered vs buffered(16)", "spawn_latency/ours_spawn_ordered_default", "spawn_latency/futures_buffered", "speed", 1.5),
-    ("random latency, limit 64: spawn_ordered vs buffered(64) (DESIGN)", "spawn_latency_limit64/ours_spawn_ordered_default", "spawn_latency_limit64/futures_buffered", "speed", 1.5),
+    ("random latency, limit 16: spawn_ordered vs buffered(16)", "ratio_spawn_latency/spawn_ordered_vs_futures_buffered/16", None, "speed", 1.5),
+    ("  the ideal bound: buffer_unordered(16) vs buffered(16)", "ratio_spawn_latency/unordered_bound_vs_futures_buffered/16", None, "info", None),
+    ("  spawn_ordered vs the ideal bound, limit 16", "ratio_spawn_latency/spawn_ordered_vs_futures_buffered/16",
+     "ratio_spawn_latency/unordered_bound_vs_futures_buffered/16", "time", 1.03),
+    ("random latency, limit 64: spawn_ordered vs buffered(64) (DESIGN)", "ratio_spawn_latency/spawn_ordered_vs_futures_buffered/64", None, "speed", 1.5),
+    ("  the ideal bound: buffer_unordered(64) vs buffered(64)", "ratio_spawn_latency/unordered_bound_vs_futures_buffered/64", None, "info", None),
 ]
 for _n in (100, 1_000, 10_000, 100_000):
     TARGETS.append(
         (f"Sequencer, {_n} tasks vs oneshot chain (floor)",
-         f"sequencer/async/Sequencer/{_n}", f"sequencer/async/oneshot_chain/{_n}", "time", 1.5))
+         f"ratio_sequencer/sequencer_vs_oneshot_chain/{_n}", None, "time", 1.5))
 TARGETS += [
     ("Sequencer, 10000 tasks vs notify_waiters (DESIGN)", "sequencer/async/Sequencer/10000", "sequencer/async/notify_waiters/10000", "speed", 10.0),
     ("keyed, 1000 keys: by key vs unordered JoinSet", "keyed_latency/ours_by_key/1000", "keyed_latency/unordered_joinset/1000", "time", 1.1),
@@ -134,20 +145,29 @@ def listing(results, prefixes):
         funcs = groups[key]
         anchor = next((f for a in ANCHORS for f in sorted(funcs) if f.startswith(a)), None)
         group, _, value = key
-        print(f"{group}{f' [{value}]' if value else ''}  (anchor: {anchor})")
+        if group.startswith("ratio_"):
+            print(f"{group}{f' [{value}]' if value else ''}  (paired ratios)")
+        else:
+            print(f"{group}{f' [{value}]' if value else ''}  (anchor: {anchor})")
         for function, (ns, meta) in sorted(funcs.items(), key=lambda kv: kv[1][0]):
+            if group.startswith("ratio_"):
+                print(f"  {function:<56} {ns:.3f}x (paired: time(ours) / time(anchor))")
+                continue
             ratio = f"{ns / funcs[anchor][0]:.2f}x" if anchor else ""
             elements = (meta.get("throughput") or {}).get("Elements")
             per = f"  {fmt_time(ns / elements)}/item" if elements else ""
             print(f"  {function:<36} {fmt_time(ns):>12}  {ratio:>6}{per}")
 
 
-def measure(kind, ours, anchor):
-    """The value a target is judged on: ours/anchor for time and approx, anchor/ours for speed."""
+def measure(kind, ours, anchor=1.0):
+    """The value a target is judged on: ours/anchor for time and approx, anchor/ours for
+    speed. A paired ratio is ours/anchor already: pass it as `ours` with no anchor."""
     return anchor / ours if kind == "speed" else ours / anchor
 
 
 def met(kind, bound, value):
+    if kind == "info":
+        return True
     if kind == "time":
         return value <= bound
     if kind == "speed":
@@ -157,6 +177,8 @@ def met(kind, bound, value):
 
 def distance(kind, bound, value):
     """How far a value is on the wrong side of the target (larger is worse)."""
+    if kind == "info":
+        return 0.0
     if kind == "time":
         return value - bound
     if kind == "speed":
@@ -168,7 +190,14 @@ def show_value(kind, value):
     return f"{value:.2f}x faster" if kind == "speed" else f"{value:.3f}x"
 
 
+def show_info(value):
+    """An info row is a paired time ratio: below 1, show it as a speed-up."""
+    return f"{1 / value:.2f}x faster" if value < 1 else f"{value:.3f}x"
+
+
 def show_target(kind, bound):
+    if kind == "info":
+        return "(for reference)"
     if kind == "time":
         return f"<= {bound:.2f}x"
     if kind == "speed":
@@ -188,15 +217,20 @@ def targets_table(runs):
         values = []
         for name in names:
             results = runs[name]
-            if ours in results and anchor in results:
+            if anchor is None and ours in results:
+                values.append(measure(kind, results[ours][0]))
+            elif ours in results and anchor in results:
                 values.append(measure(kind, results[ours][0], results[anchor][0]))
         row = f"{what:<{width}} {show_target(kind, bound):>16}"
         if not values:
-            print(f"{row} {'no data':>14}" + (f" {'':>14}" if many else "") + f"  ({ours} / {anchor})")
+            print(f"{row} {'no data':>14}" + (f" {'':>14}" if many else "") + f"  ({ours}" + (f" / {anchor})" if anchor else ")"))
             continue
         worst = max(values, key=lambda v: distance(kind, bound, v))
         misses = sum(not met(kind, bound, v) for v in values)
-        if misses == 0:
+        show = show_info if kind == "info" else lambda v: show_value(kind, v)
+        if kind == "info":
+            status = "info"
+        elif misses == 0:
             status = "met"
         elif many:
             status = f"missed in {misses} of {len(values)} runs"
@@ -205,9 +239,11 @@ def targets_table(runs):
         if len(values) < len(names):
             status += f" ({len(names) - len(values)} runs lack data)"
         if many:
-            print(f"{row} {show_value(kind, statistics.median(values)):>14} {show_value(kind, worst):>14}  {status}")
+            if kind == "info":
+                worst = max(values)
+            print(f"{row} {show(statistics.median(values)):>14} {show(worst):>14}  {status}")
         else:
-            print(f"{row} {show_value(kind, worst):>14}  {status}")
+            print(f"{row} {show(worst):>14}  {status}")
 
 
 def main(argv):

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
+use tokio::runtime::Handle;
 
 use crate::tasks::{Step, Tasks};
 use crate::TaskError;
@@ -223,24 +224,22 @@ impl<S: Stream, T: Send + 'static> Driver<S, T> {
     fn poll_next(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        mut launch: impl FnMut(S::Item, &mut Tasks<T>),
+        mut launch: impl FnMut(S::Item, &mut Tasks<T>, &Handle),
     ) -> Poll<Option<Result<T, TaskError>>> {
         let mut this = self.project();
-        let mut runtime_checked = false;
+        let mut runtime = None;
         loop {
             // Start work first, so workers stay busy while the consumer handles results.
             while !*this.input_done
                 && this.tasks.in_flight() < *this.limit
                 && this.tasks.ahead() < *this.window
             {
-                if !runtime_checked {
-                    // Outside a runtime, panic before an input is taken, so that a caller
-                    // that catches the panic has lost nothing.
-                    drop(tokio::runtime::Handle::current());
-                    runtime_checked = true;
-                }
+                // Looked up once per poll (the stream may move to another runtime), and
+                // before an input is taken: outside a runtime this panics, and a caller
+                // that catches the panic has lost nothing.
+                let runtime: &Handle = runtime.get_or_insert_with(Handle::current);
                 match this.input.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(input)) => launch(input, this.tasks),
+                    Poll::Ready(Some(input)) => launch(input, this.tasks, runtime),
                     Poll::Ready(None) => *this.input_done = true,
                     Poll::Pending => break,
                 }
@@ -361,8 +360,8 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
         let f = this.f;
-        this.driver.poll_next(cx, |input, tasks| {
-            tasks.spawn(f(input));
+        this.driver.poll_next(cx, |input, tasks, runtime| {
+            tasks.spawn_on(f(input), runtime);
         })
     }
 
@@ -383,9 +382,9 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
         let f = this.f;
-        this.driver.poll_next(cx, |input, tasks| {
+        this.driver.poll_next(cx, |input, tasks, runtime| {
             let f = Arc::clone(f);
-            tasks.spawn_blocking(move || f(input));
+            tasks.spawn_blocking_on(move || f(input), runtime);
         })
     }
 
