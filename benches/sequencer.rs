@@ -14,17 +14,31 @@
 //!   `Mutex<u64>` + `Condvar::notify_all`, n = 100 and 1,000 (10,000 threads per iteration
 //!   would mostly measure thread creation and the machine's limits).
 //!
-//! Run: `cargo bench -p reorder-benches --bench sequencer`.
+//! - `ratio_sequencer`: the async target as a paired ratio (`paired.rs`):
+//!   `sequencer_vs_oneshot_chain/<n>` for the same n, `Sequencer` and the oneshot chain
+//!   alternating within every iteration, criterion recording time(Sequencer) /
+//!   time(oneshot chain), so drift on the shared machine cancels out (goal ≤ 1.5).
+//!
+//! Run: `cargo bench -p reorder-benches --bench sequencer` (only the ratios: `... --
+//! ratio_`).
 
+use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use reorder::Sequencer;
+use tokio::runtime::Runtime;
 use tokio::sync::{oneshot, Notify};
+
+// Shared by the benches (`spawn.rs` uses all of it). `timed` is unused here: the runs
+// are timed inside `block_on`, as criterion's `to_async` times the absolute groups.
+#[allow(dead_code)]
+mod paired;
+use paired::{bench_pair, Ratio};
 
 /// Ours: tickets in order, tasks spawned in reverse, each waits for its turn.
 async fn async_sequencer(n: u64) {
@@ -140,11 +154,16 @@ fn threads_condvar(n: u64) {
     assert_eq!(*state.0.lock().unwrap(), n);
 }
 
-fn bench_async(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The 2-worker multi-thread runtime the async groups run on.
+fn async_runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn bench_async(c: &mut Criterion) {
+    let runtime = async_runtime();
     let mut group = c.benchmark_group("sequencer/async");
     group
         .sample_size(10)
@@ -185,5 +204,48 @@ fn bench_threads(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs `run` once on `runtime` and returns how long it took, timed inside `block_on` as
+/// criterion's `to_async` times the `sequencer/async` group.
+fn run_timed(runtime: &Runtime, run: impl Future<Output = ()>) -> Duration {
+    runtime.block_on(async {
+        let start = Instant::now();
+        run.await;
+        start.elapsed()
+    })
+}
+
+/// The async target as a paired ratio (see `paired.rs`): `Sequencer` and the oneshot
+/// chain alternate within every iteration, so drift on the shared machine cancels out.
+///
+/// A pair takes ~0.2 ms at n = 100, ~1.5 ms at 1,000, ~25 ms at 10,000 and ~250 ms at
+/// 100,000. Flat sampling throughout (every sample the same number of pairs): up to
+/// 10,000, 50 samples in 5 s after a 1 s warm-up, ~6–7 s per n (at 10,000 still 5 pairs
+/// per sample); at 100,000 only ~20 pairs fit in 5 s, so 10 samples (criterion's minimum)
+/// of 2–3 pairs each, ~8 s. The whole group takes ~30 s.
+fn bench_ratios(c: &mut Criterion<Ratio>) {
+    let runtime = async_runtime();
+    let runtime = &runtime;
+    let mut group = c.benchmark_group("ratio_sequencer");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    for n in [100u64, 1_000, 10_000, 100_000] {
+        group.sample_size(if n >= 100_000 { 10 } else { 50 });
+        bench_pair(
+            &mut group,
+            BenchmarkId::new("sequencer_vs_oneshot_chain", n),
+            || run_timed(runtime, async_sequencer(n)),
+            || run_timed(runtime, async_oneshot_chain(n)),
+        );
+    }
+    group.finish();
+}
+
 criterion_group!(benches, bench_async, bench_threads);
-criterion_main!(benches);
+criterion_group! {
+    name = ratios;
+    config = Criterion::default().with_measurement(Ratio);
+    targets = bench_ratios
+}
+criterion_main!(benches, ratios);
