@@ -1,7 +1,7 @@
 //! The pure, synchronous core: a reorder buffer with no async and no tokio.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::ops::Range;
 
@@ -12,20 +12,27 @@ use crate::ReorderError;
 ///
 /// This is the synchronous core under every async type in the crate, usable on its own
 /// (in a thread, in a custom executor, in a simulation). It holds the next expected
-/// sequence number and a min-heap of early arrivals.
+/// sequence number and the early arrivals: those within a few thousand positions of it
+/// in a ring of slots indexed by sequence number (constant time in and out), any further
+/// ahead, and second copies, in a min-heap.
 ///
 /// - [`insert`](Self::insert) of the next expected seq hands the value straight back
-///   without touching the heap (the fast path for in-order input);
+///   without holding it (the fast path for in-order input);
 /// - a later seq is held until its turn; drain held values with
 ///   [`pop_ready`](Self::pop_ready);
 /// - a seq below [`next_seq`](Self::next_seq) is rejected as
 ///   [`Late`](ReorderError::Late), the value handed back;
 /// - a second copy of a held seq is kept until the first copy is popped, then handed back
-///   as [`Duplicate`](ReorderError::Duplicate) right after it (a heap cannot tell
-///   membership cheaply, so duplicates are found when their turn comes);
+///   as [`Duplicate`](ReorderError::Duplicate) right after it;
 /// - [`skip_gap`](Self::skip_gap) gives up on a missing head, and
 ///   [`pop_flush`](Self::pop_flush) drains everything once no more input will come,
 ///   reporting each hole as [`Missing`](ReorderError::Missing).
+///
+/// **Memory:** the held values, plus the ring's slots: one `Option<T>` per position
+/// between the watermark and the furthest held value it reaches, never more than 128 KiB
+/// (8,192 slots for values of 8 bytes, fewer for larger ones). Arrivals further ahead go
+/// to the heap and cost only themselves. The slots stay allocated for reuse while the
+/// buffer lives.
 ///
 /// Sequence numbers may start anywhere and run up to and including `u64::MAX`; no
 /// arithmetic overflows. Once `u64::MAX` has been yielded every further seq is late.
@@ -44,6 +51,13 @@ use crate::ReorderError;
 /// assert_eq!(buf.next_seq(), 3);
 /// ```
 pub struct ReorderBuffer<T> {
+    /// `ring[i]` holds the first copy of seq `next + i`, for `i < ring_slots::<T>()`.
+    /// Empty whenever nothing is held in it.
+    ring: VecDeque<Option<T>>,
+    /// How many slots of `ring` are occupied.
+    ring_held: usize,
+    /// Everything else held: first copies beyond the ring's reach (moved into the ring
+    /// as the watermark comes near them), and second copies.
     heap: BinaryHeap<Held<T>>,
     next: u64,
     /// Set once `u64::MAX` has been yielded: `next` cannot go past it.
@@ -62,6 +76,8 @@ impl<T> ReorderBuffer<T> {
     /// An empty buffer expecting `first` first.
     pub fn starting_at(first: u64) -> Self {
         Self {
+            ring: VecDeque::new(),
+            ring_held: 0,
             heap: BinaryHeap::new(),
             next: first,
             exhausted: false,
@@ -85,12 +101,12 @@ impl<T> ReorderBuffer<T> {
 
     /// How many values are held, waiting for their turn.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.ring_held + self.heap.len()
     }
 
     /// Whether no value is held.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.ring_held == 0 && self.heap.is_empty()
     }
 
     /// The most values held at once since the buffer was made.
@@ -100,13 +116,23 @@ impl<T> ReorderBuffer<T> {
 
     /// The smallest held sequence number, if any value is held.
     pub fn first_held(&self) -> Option<u64> {
-        self.heap.peek().map(|h| h.seq)
+        let in_ring = self
+            .ring
+            .iter()
+            .position(Option::is_some)
+            .map(|offset| self.next + offset as u64);
+        let in_heap = self.heap.peek().map(|h| h.seq);
+        match (in_ring, in_heap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Whether [`pop_ready`](Self::pop_ready) would return something now.
     #[inline]
     pub fn has_ready(&self) -> bool {
-        self.heap.peek().is_some_and(|h| self.is_due(h.seq))
+        self.ring.front().is_some_and(Option::is_some)
+            || self.heap.peek().is_some_and(|h| h.seq <= self.next)
     }
 
     /// Offers one value.
@@ -122,16 +148,26 @@ impl<T> ReorderBuffer<T> {
         // `pop_ready` first) keeps its place as the first copy.
         if seq == self.next && !self.exhausted && !self.has_ready() {
             self.advance_past(seq);
+            if !self.is_empty() {
+                self.step_held();
+            }
             return Ok(Some(value));
         }
         self.hold(seq, value)
+    }
+
+    /// The watermark moved one past an empty slot while values are held: the ring follows.
+    #[inline(never)]
+    fn step_held(&mut self) {
+        self.ring.pop_front();
+        self.pull_into_ring();
     }
 
     /// The in-order fast path for a caller that knows nothing is held: if `seq` is the
     /// next expected, moves the watermark past it and returns `true`.
     #[inline]
     pub(crate) fn advance_if_next(&mut self, seq: u64) -> bool {
-        debug_assert!(self.heap.is_empty());
+        debug_assert!(self.is_empty() && self.ring.is_empty());
         let next = seq == self.next && !self.exhausted;
         if next {
             self.advance_past(seq);
@@ -148,8 +184,24 @@ impl<T> ReorderBuffer<T> {
         }
         let order = self.arrivals;
         self.arrivals = self.arrivals.wrapping_add(1);
-        self.heap.push(Held { seq, order, value });
-        self.peak = self.peak.max(self.heap.len());
+        let offset = seq - self.next;
+        if offset < ring_slots::<T>() as u64 {
+            let offset = offset as usize;
+            if self.ring.len() <= offset {
+                self.ring.resize_with(offset + 1, || None);
+            }
+            let slot = &mut self.ring[offset];
+            if slot.is_none() {
+                *slot = Some(value);
+                self.ring_held += 1;
+            } else {
+                // A second copy: it follows the first, which keeps the slot.
+                self.heap.push(Held { seq, order, value });
+            }
+        } else {
+            self.heap.push(Held { seq, order, value });
+        }
+        self.peak = self.peak.max(self.len());
         Ok(None)
     }
 
@@ -158,11 +210,28 @@ impl<T> ReorderBuffer<T> {
     /// Returns `None` while the next expected sequence number is missing.
     #[must_use = "a popped value or a skipped range is lost if ignored"]
     pub fn pop_ready(&mut self) -> Option<Result<T, ReorderError<T>>> {
-        let top = self.heap.peek()?;
-        if !self.is_due(top.seq) {
-            return None;
+        // A copy of a seq already yielded comes first: it sorts below the watermark.
+        if self
+            .heap
+            .peek()
+            .is_some_and(|h| h.seq < self.next || self.exhausted)
+        {
+            let Held { seq, value, .. } = self.heap.pop()?;
+            self.pull_into_ring();
+            return Some(Err(ReorderError::Duplicate { seq, value }));
         }
-        self.pop_due()
+        if let Some(value) = self.ring.front_mut().and_then(Option::take) {
+            self.ring.pop_front();
+            self.ring_held -= 1;
+            if self.ring_held == 0 {
+                self.ring.clear();
+            }
+            let seq = self.next;
+            self.advance_past(seq);
+            self.pull_into_ring();
+            return Some(Ok(value));
+        }
+        None
     }
 
     /// Gives up on the missing head: moves the watermark up to the smallest held sequence
@@ -204,7 +273,11 @@ impl<T> ReorderBuffer<T> {
             return None;
         }
         let skipped = self.next..target;
+        // The slots skipped are empty: the target is at or below the first held seq.
+        let moved = usize::try_from(target - self.next).unwrap_or(usize::MAX);
+        self.ring.drain(..moved.min(self.ring.len()));
         self.next = target;
+        self.pull_into_ring();
         Some(skipped)
     }
 
@@ -216,7 +289,9 @@ impl<T> ReorderBuffer<T> {
             Some(end) => self.skip_to(end),
             None => {
                 let skipped = self.skip_to(u64::MAX);
-                if self.next == u64::MAX && self.heap.peek().is_none_or(|h| h.seq != u64::MAX) {
+                let holds_max = self.ring.front().is_some_and(Option::is_some)
+                    || self.heap.iter().any(|h| h.seq == u64::MAX);
+                if self.next == u64::MAX && !holds_max {
                     self.exhausted = true;
                 }
                 skipped
@@ -235,32 +310,48 @@ impl<T> ReorderBuffer<T> {
         if let Some(skipped) = self.skip_gap() {
             return Some(Err(ReorderError::Missing(skipped)));
         }
-        self.pop_due()
+        // Nothing held, or the lowest held entry is due now.
+        self.pop_ready()
     }
 
     /// Frees the held values' storage once nothing is held, so that an idle buffer costs
     /// only its watermark.
     pub(crate) fn release_if_empty(&mut self) {
-        if self.heap.is_empty() {
+        if self.is_empty() {
+            self.ring = VecDeque::new();
             self.heap = BinaryHeap::new();
         }
     }
 
-    /// Pops the heap top, which the caller knows is due (at or below the watermark).
-    #[inline]
-    fn pop_due(&mut self) -> Option<Result<T, ReorderError<T>>> {
-        let Held { seq, value, .. } = self.heap.pop()?;
-        if seq == self.next && !self.exhausted {
-            self.advance_past(seq);
-            Some(Ok(value))
-        } else {
-            // Below the watermark while held: a second copy of a seq just yielded.
-            Some(Err(ReorderError::Duplicate { seq, value }))
+    /// Moves first copies the watermark has come near from the heap into the ring, so
+    /// that a copy arriving later finds the slot taken and follows it. Called whenever
+    /// the watermark moves while something is held. Copies of seqs already yielded and
+    /// second copies of seqs in the ring stay in the heap (set aside while the heap is
+    /// looked through, then put back: they are rare).
+    fn pull_into_ring(&mut self) {
+        if self.heap.is_empty() || self.exhausted {
+            return;
         }
-    }
-
-    fn is_due(&self, seq: u64) -> bool {
-        seq <= self.next
+        let reach = ring_slots::<T>() as u64;
+        let mut aside = Vec::new();
+        while let Some(top) = self.heap.peek() {
+            let offset = top.seq.checked_sub(self.next);
+            if offset.is_some_and(|offset| offset >= reach) {
+                break;
+            }
+            let held = self.heap.pop().expect("peeked");
+            match offset.map(|offset| offset as usize) {
+                Some(offset) if !self.ring.get(offset).is_some_and(Option::is_some) => {
+                    if self.ring.len() <= offset {
+                        self.ring.resize_with(offset + 1, || None);
+                    }
+                    self.ring[offset] = Some(held.value);
+                    self.ring_held += 1;
+                }
+                _ => aside.push(held),
+            }
+        }
+        self.heap.extend(aside);
     }
 
     fn advance_past(&mut self, seq: u64) {
@@ -285,9 +376,30 @@ impl<T> fmt::Debug for ReorderBuffer<T> {
         f.debug_struct("ReorderBuffer")
             .field("next_seq", &self.next)
             .field("exhausted", &self.exhausted)
-            .field("len", &self.heap.len())
+            .field("len", &self.len())
             .field("peak_len", &self.peak)
             .finish()
+    }
+}
+
+/// How many slots the ring may have: as many as fit in 128 KiB, at most 8,192 (so a
+/// buffer of small values reaches 8,192 positions ahead of its watermark, one of 4 KiB
+/// values 32), at least one.
+const fn ring_slots<T>() -> usize {
+    const RING_BYTES: usize = 128 * 1024;
+    const MAX_SLOTS: usize = 8 * 1024;
+    let slot = std::mem::size_of::<Option<T>>();
+    // Zero-sized values: no bytes to bound, only the slot count.
+    let slots = match RING_BYTES.checked_div(slot) {
+        Some(slots) => slots,
+        None => MAX_SLOTS,
+    };
+    if slots > MAX_SLOTS {
+        MAX_SLOTS
+    } else if slots == 0 {
+        1
+    } else {
+        slots
     }
 }
 

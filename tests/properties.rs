@@ -71,15 +71,51 @@ fn schedule() -> impl Strategy<Value = (u64, Option<usize>, Vec<u64>)> {
 }
 
 fn to_out(item: Result<Val, ReorderError<Val>>) -> Out {
+    to_out_of(item)
+}
+
+/// A value the buffer can hold in the property tests: a `Val`, or a `Val` padded so wide
+/// that the buffer's ring has only a few slots and most early arrivals take the heap.
+trait AsVal: Sized {
+    fn wrap(val: Val) -> Self;
+    fn val(&self) -> Val;
+}
+
+impl AsVal for Val {
+    fn wrap(val: Val) -> Self {
+        val
+    }
+    fn val(&self) -> Val {
+        *self
+    }
+}
+
+/// 32 KiB wide: the ring (128 KiB at most) reaches 3 positions past the watermark. The
+/// padding is only there to be wide.
+struct Wide(Val, #[allow(dead_code)] [u8; 32 * 1024]);
+
+impl AsVal for Wide {
+    fn wrap(val: Val) -> Self {
+        Wide(val, [0; 32 * 1024])
+    }
+    fn val(&self) -> Val {
+        self.0
+    }
+}
+
+fn to_out_of<V: AsVal>(item: Result<V, ReorderError<V>>) -> Out {
     match item {
-        Ok((seq, id)) => Out::Ok(seq, id),
+        Ok(v) => {
+            let (seq, id) = v.val();
+            Out::Ok(seq, id)
+        }
         Err(ReorderError::Late { seq, value }) => {
-            assert_eq!(seq, value.0);
-            Out::Late(seq, value.1)
+            assert_eq!(seq, value.val().0);
+            Out::Late(seq, value.val().1)
         }
         Err(ReorderError::Duplicate { seq, value }) => {
-            assert_eq!(seq, value.0);
-            Out::Duplicate(seq, value.1)
+            assert_eq!(seq, value.val().0);
+            Out::Duplicate(seq, value.val().1)
         }
         Err(ReorderError::Missing(range)) => Out::Missing(range),
     }
@@ -159,66 +195,82 @@ proptest! {
         first in first_seq(),
         ops in prop::collection::vec((0u8..8, 0u64..52), 0..96),
     ) {
-        let mut real = ReorderBuffer::<Val>::starting_at(first);
-        let mut model = Model::new(first);
-        let mut emitted = Vec::new();
-        let mut ids = 0u64;
-        for (op, arg) in ops {
-            match op {
-                0..=3 => {
-                    let seq = around(first, arg);
-                    let got = match real.insert(seq, (seq, ids)) {
-                        Ok(Some(v)) => Ok(Some(to_out(Ok(v)))),
-                        Ok(None) => Ok(None),
-                        Err(e) => Err(to_out(Err(e))),
-                    };
-                    prop_assert_eq!(&got, &model.insert(seq, ids));
-                    ids += 1;
-                    if let Ok(Some(o)) | Err(o) = got {
-                        emitted.push(o);
-                    }
-                }
-                4 => {
-                    let got = real.pop_ready().map(to_out);
-                    prop_assert_eq!(&got, &model.pop_ready());
-                    emitted.extend(got);
-                }
-                5 if arg % 2 == 0 => {
-                    let got = real.skip_gap();
-                    prop_assert_eq!(&got, &model.skip_gap());
-                    emitted.extend(got.map(Out::Missing));
-                }
-                5 => {
-                    let to = around(first, arg);
-                    let got = real.skip_to(to);
-                    prop_assert_eq!(&got, &model.skip_to(to));
-                    emitted.extend(got.map(Out::Missing));
-                }
-                6 => {
-                    let got = real.pop_flush().map(to_out);
-                    prop_assert_eq!(&got, &model.pop_flush());
-                    emitted.extend(got);
-                }
-                _ => {
-                    while let Some(o) = real.pop_ready().map(to_out) {
-                        prop_assert_eq!(Some(o.clone()), model.pop_ready());
-                        emitted.push(o);
-                    }
+        buffer_ops::<Val>(first, &ops)?;
+    }
+
+    /// The same with values so wide that the ring holds only the next few positions:
+    /// early arrivals beyond it take the heap and move into the ring as the watermark
+    /// comes near, and second copies meet first copies in either place.
+    #[test]
+    fn buffer_ops_match_model_beyond_the_ring(
+        first in first_seq(),
+        ops in prop::collection::vec((0u8..8, 0u64..52), 0..96),
+    ) {
+        buffer_ops::<Wide>(first, &ops)?;
+    }
+}
+
+fn buffer_ops<V: AsVal>(first: u64, ops: &[(u8, u64)]) -> Result<(), TestCaseError> {
+    let mut real = ReorderBuffer::<V>::starting_at(first);
+    let mut model = Model::new(first);
+    let mut emitted = Vec::new();
+    let mut ids = 0u64;
+    for &(op, arg) in ops {
+        match op {
+            0..=3 => {
+                let seq = around(first, arg);
+                let got = match real.insert(seq, V::wrap((seq, ids))) {
+                    Ok(Some(v)) => Ok(Some(to_out_of(Ok(v)))),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(to_out_of(Err(e))),
+                };
+                prop_assert_eq!(&got, &model.insert(seq, ids));
+                ids += 1;
+                if let Ok(Some(o)) | Err(o) = got {
+                    emitted.push(o);
                 }
             }
-            prop_assert_eq!(real.next_seq(), model.next_seq());
-            prop_assert_eq!(real.len(), model.len());
-            prop_assert_eq!(real.peak_len(), model.peak_len());
-            prop_assert_eq!(real.first_held(), model.first_held());
-            prop_assert_eq!(real.is_exhausted(), model.is_exhausted());
+            4 => {
+                let got = real.pop_ready().map(to_out_of);
+                prop_assert_eq!(&got, &model.pop_ready());
+                emitted.extend(got);
+            }
+            5 if arg % 2 == 0 => {
+                let got = real.skip_gap();
+                prop_assert_eq!(&got, &model.skip_gap());
+                emitted.extend(got.map(Out::Missing));
+            }
+            5 => {
+                let to = around(first, arg);
+                let got = real.skip_to(to);
+                prop_assert_eq!(&got, &model.skip_to(to));
+                emitted.extend(got.map(Out::Missing));
+            }
+            6 => {
+                let got = real.pop_flush().map(to_out_of);
+                prop_assert_eq!(&got, &model.pop_flush());
+                emitted.extend(got);
+            }
+            _ => {
+                while let Some(o) = real.pop_ready().map(to_out_of) {
+                    prop_assert_eq!(Some(o.clone()), model.pop_ready());
+                    emitted.push(o);
+                }
+            }
         }
-        while let Some(o) = real.pop_flush().map(to_out) {
-            prop_assert_eq!(Some(o.clone()), model.pop_flush());
-            emitted.push(o);
-        }
-        prop_assert!(real.is_empty());
-        check_invariants(first, ids, &emitted);
+        prop_assert_eq!(real.next_seq(), model.next_seq());
+        prop_assert_eq!(real.len(), model.len());
+        prop_assert_eq!(real.peak_len(), model.peak_len());
+        prop_assert_eq!(real.first_held(), model.first_held());
+        prop_assert_eq!(real.is_exhausted(), model.is_exhausted());
     }
+    while let Some(o) = real.pop_flush().map(to_out_of) {
+        prop_assert_eq!(Some(o.clone()), model.pop_flush());
+        emitted.push(o);
+    }
+    prop_assert!(real.is_empty());
+    check_invariants(first, ids, &emitted);
+    Ok(())
 }
 
 /// Runs `f` on a fresh current-thread runtime with paused time: sleeps cost nothing and a
