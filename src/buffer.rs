@@ -56,6 +56,9 @@ pub struct ReorderBuffer<T> {
     ring: VecDeque<Option<T>>,
     /// How many slots of `ring` are occupied.
     ring_held: usize,
+    /// How many values are held, in the ring and the heap: one field for the fast
+    /// path's "nothing held" check.
+    held: usize,
     /// Everything else held: first copies beyond the ring's reach (moved into the ring
     /// as the watermark comes near them), and second copies.
     heap: BinaryHeap<Held<T>>,
@@ -78,6 +81,7 @@ impl<T> ReorderBuffer<T> {
         Self {
             ring: VecDeque::new(),
             ring_held: 0,
+            held: 0,
             heap: BinaryHeap::new(),
             next: first,
             exhausted: false,
@@ -101,12 +105,12 @@ impl<T> ReorderBuffer<T> {
 
     /// How many values are held, waiting for their turn.
     pub fn len(&self) -> usize {
-        self.ring_held + self.heap.len()
+        self.held
     }
 
     /// Whether no value is held.
     pub fn is_empty(&self) -> bool {
-        self.ring_held == 0 && self.heap.is_empty()
+        self.held == 0
     }
 
     /// The most values held at once since the buffer was made.
@@ -131,8 +135,9 @@ impl<T> ReorderBuffer<T> {
     /// Whether [`pop_ready`](Self::pop_ready) would return something now.
     #[inline]
     pub fn has_ready(&self) -> bool {
-        self.ring.front().is_some_and(Option::is_some)
-            || self.heap.peek().is_some_and(|h| h.seq <= self.next)
+        self.held != 0
+            && (self.ring.front().is_some_and(Option::is_some)
+                || self.heap.peek().is_some_and(|h| h.seq <= self.next))
     }
 
     /// Offers one value.
@@ -201,7 +206,8 @@ impl<T> ReorderBuffer<T> {
         } else {
             self.heap.push(Held { seq, order, value });
         }
-        self.peak = self.peak.max(self.len());
+        self.held += 1;
+        self.peak = self.peak.max(self.held);
         Ok(None)
     }
 
@@ -217,12 +223,14 @@ impl<T> ReorderBuffer<T> {
             .is_some_and(|h| h.seq < self.next || self.exhausted)
         {
             let Held { seq, value, .. } = self.heap.pop()?;
+            self.held -= 1;
             self.pull_into_ring();
             return Some(Err(ReorderError::Duplicate { seq, value }));
         }
         if let Some(value) = self.ring.front_mut().and_then(Option::take) {
             self.ring.pop_front();
             self.ring_held -= 1;
+            self.held -= 1;
             if self.ring_held == 0 {
                 self.ring.clear();
             }
