@@ -46,6 +46,10 @@ pub struct Receiver<T> {
     finished: bool,
     /// The watermark last published to the senders.
     published: u64,
+    /// How far the watermark moves on the fast path before it is published: 1 with a
+    /// window (senders wait on it), [`LAZY_PUBLISH`] without. A field, so that the fast
+    /// path does not reach into the shared state to find out.
+    publish_every: u64,
     head_timer: Option<HeadTimer>,
     shared: Arc<Shared>,
 }
@@ -79,6 +83,7 @@ impl<T> Receiver<T> {
             senders_gone: false,
             finished: false,
             published: first_seq,
+            publish_every: if window.is_some() { 1 } else { LAZY_PUBLISH },
             head_timer,
             shared,
         }
@@ -319,9 +324,7 @@ impl<T> Receiver<T> {
     /// receiver has nothing to yield, not per item.
     #[inline]
     fn publish_fast(&mut self) {
-        if self.shared.window().is_some()
-            || self.buffer.next_seq().wrapping_sub(self.published) >= LAZY_PUBLISH
-        {
+        if self.buffer.next_seq().wrapping_sub(self.published) >= self.publish_every {
             self.publish();
         }
     }
