@@ -11,6 +11,10 @@
 //!   watermark by hand. Goal: ≤ 1.05×.
 //! * `unordered_tiny`: 10,000 jobs that return at once (engine overhead), same variants.
 //!
+//! * `ratio_watermark_core/watermark_vs_btreeset_tracker`: the core target as a paired
+//!   ratio (`paired.rs`): both trackers alternate within every iteration, and the value
+//!   is time(ours) / time(`BTreeSet`).
+//!
 //! Every routine checks its final watermark, so a broken implementation fails the run
 //! instead of producing a fast number. Ratios within one run are what count.
 
@@ -19,7 +23,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 use futures::stream::{self, StreamExt};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -27,6 +33,9 @@ use reorder::{OrderedExt, SpawnConfig, Watermark};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+mod paired;
+use paired::{bench_pair, timed, Ratio};
 
 const WORKERS: usize = 2;
 const SEED: u64 = 0x005E_ED0F_0D3E;
@@ -116,6 +125,38 @@ fn drive<T>(
     (sum, tracker)
 }
 
+/// `Watermark` through the schedule; checks the final watermark.
+fn core_ours(offsets: &[u64], order: &[usize], last: u64) -> u64 {
+    let (sum, wm) = drive(
+        offsets,
+        order,
+        Watermark::new(),
+        |wm, seq| wm.register(seq).expect("increasing"),
+        |wm, seq| {
+            wm.complete(seq).expect("in flight");
+            wm.get()
+        },
+    );
+    assert_eq!(wm.get(), last);
+    black_box(sum)
+}
+
+/// The hand-written `BTreeSet` tracker through the same schedule.
+fn core_btreeset(offsets: &[u64], order: &[usize], last: u64) -> u64 {
+    let (sum, t) = drive(
+        offsets,
+        order,
+        BTreeTracker::new(),
+        |t, seq| t.register(seq).expect("increasing"),
+        |t, seq| {
+            t.complete(seq).expect("in flight");
+            t.watermark()
+        },
+    );
+    assert_eq!(t.watermark(), last);
+    black_box(sum)
+}
+
 fn bench_core(c: &mut Criterion) {
     let (offsets, order) = core_schedule();
     let last = offsets[CORE_OPS - 1] + 1;
@@ -124,37 +165,39 @@ fn bench_core(c: &mut Criterion) {
         .throughput(Throughput::Elements(CORE_OPS as u64))
         .sample_size(20);
     group.bench_function("ours_watermark", |b| {
-        b.iter(|| {
-            let (sum, wm) = drive(
-                &offsets,
-                &order,
-                Watermark::new(),
-                |wm, seq| wm.register(seq).expect("increasing"),
-                |wm, seq| {
-                    wm.complete(seq).expect("in flight");
-                    wm.get()
-                },
-            );
-            assert_eq!(wm.get(), last);
-            black_box(sum)
-        });
+        b.iter(|| core_ours(&offsets, &order, last));
     });
     group.bench_function("btreeset_tracker", |b| {
-        b.iter(|| {
-            let (sum, t) = drive(
-                &offsets,
-                &order,
-                BTreeTracker::new(),
-                |t, seq| t.register(seq).expect("increasing"),
-                |t, seq| {
-                    t.complete(seq).expect("in flight");
-                    t.watermark()
-                },
-            );
-            assert_eq!(t.watermark(), last);
-            black_box(sum)
-        });
+        b.iter(|| core_btreeset(&offsets, &order, last));
     });
+    group.finish();
+}
+
+/// The core target as a paired ratio (see `paired.rs`): ours and the `BTreeSet` tracker
+/// alternate within every iteration. One pair takes ~30 ms: 30 samples in 6 s.
+fn bench_ratios(c: &mut Criterion<Ratio>) {
+    let (offsets, order) = core_schedule();
+    let last = offsets[CORE_OPS - 1] + 1;
+    let mut group = c.benchmark_group("ratio_watermark_core");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6));
+    bench_pair(
+        &mut group,
+        BenchmarkId::from_parameter("watermark_vs_btreeset_tracker"),
+        || {
+            timed(|| {
+                black_box(core_ours(&offsets, &order, last));
+            })
+        },
+        || {
+            timed(|| {
+                black_box(core_btreeset(&offsets, &order, last));
+            })
+        },
+    );
     group.finish();
 }
 
@@ -269,4 +312,9 @@ fn bench_unordered(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_core, bench_unordered);
-criterion_main!(benches);
+criterion_group! {
+    name = ratios;
+    config = Criterion::default().with_measurement(Ratio);
+    targets = bench_ratios
+}
+criterion_main!(benches, ratios);

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 # The groups behind the targets (criterion's filter is a regular expression on the id):
 # the paired ratio_* groups, and the unpaired rows of scripts/ratios.py.
-TARGET_GROUPS='^(ratio_|keyed_latency|watermark_core|unordered_latency|sequencer/async/(Sequencer|notify_waiters)/10000$)'
+TARGET_GROUPS='^(ratio_|keyed_latency|unordered_latency|sequencer/async/(Sequencer|notify_waiters)/10000$)'
 
 only_targets=false
 [[ "${1:-}" == "--targets" ]] && only_targets=true

@@ -91,7 +91,7 @@ TARGETS += [
     ("Sequencer, 10000 tasks vs notify_waiters (DESIGN)", "sequencer/async/Sequencer/10000", "sequencer/async/notify_waiters/10000", "speed", 10.0),
     ("keyed, 1000 keys: by key vs unordered JoinSet", "keyed_latency/ours_by_key/1000", "keyed_latency/unordered_joinset/1000", "time", 1.1),
     ("keyed, 1 key: by key vs spawn_ordered (about equal)", "keyed_latency/ours_by_key/1", "keyed_latency/spawn_ordered/1", "approx", 0.05),
-    ("watermark core vs BTreeSet tracker", "watermark_core/ours_watermark", "watermark_core/btreeset_tracker", "time", 0.5),
+    ("watermark core vs BTreeSet tracker", "ratio_watermark_core/watermark_vs_btreeset_tracker", None, "time", 0.5),
     ("spawn_unordered vs JoinSet + Semaphore + BTreeSet", "unordered_latency/ours_spawn_unordered_default", "unordered_latency/joinset_semaphore_btreeset", "time", 1.05),
 ]
 
