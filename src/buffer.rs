@@ -1,10 +1,11 @@
 //! The pure, synchronous core: a reorder buffer with no async and no tokio.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::ops::Range;
 
+use crate::slots::Slots;
 use crate::ReorderError;
 
 /// A reorder buffer: takes `(seq, value)` pairs in any order and gives the values back
@@ -13,8 +14,8 @@ use crate::ReorderError;
 /// This is the synchronous core under every async type in the crate, usable on its own
 /// (in a thread, in a custom executor, in a simulation). It holds the next expected
 /// sequence number and the early arrivals: those within a few thousand positions of it
-/// in a ring of slots indexed by sequence number (constant time in and out), any further
-/// ahead, and second copies, in a min-heap.
+/// in slots indexed by sequence number (a circular array: constant time in and out), any
+/// further ahead, and second copies, in a min-heap.
 ///
 /// - [`insert`](Self::insert) of the next expected seq hands the value straight back
 ///   without holding it (the fast path for in-order input);
@@ -28,11 +29,11 @@ use crate::ReorderError;
 ///   [`pop_flush`](Self::pop_flush) drains everything once no more input will come,
 ///   reporting each hole as [`Missing`](ReorderError::Missing).
 ///
-/// **Memory:** the held values, plus the ring's slots: one `Option<T>` per position
-/// between the watermark and the furthest held value it reaches, never more than 128 KiB
-/// (8,192 slots for values of 8 bytes, fewer for larger ones). Arrivals further ahead go
-/// to the heap and cost only themselves. The slots stay allocated for reuse while the
-/// buffer lives.
+/// **Memory:** the held values, plus the slots: one `Option<T>` per position from the
+/// watermark to the furthest value held in them (rounded up to a power of two), never
+/// more than 128 KiB (8,192 slots for values of 8 bytes, fewer for larger ones).
+/// Arrivals further ahead go to the heap and cost only themselves. The slots stay
+/// allocated for reuse while the buffer lives.
 ///
 /// Sequence numbers may start anywhere and run up to and including `u64::MAX`; no
 /// arithmetic overflows. Once `u64::MAX` has been yielded every further seq is late.
@@ -51,15 +52,12 @@ use crate::ReorderError;
 /// assert_eq!(buf.next_seq(), 3);
 /// ```
 pub struct ReorderBuffer<T> {
-    /// `ring[i]` holds the first copy of seq `next + i`, for `i < ring_slots::<T>()`.
-    /// Empty whenever nothing is held in it.
-    ring: VecDeque<Option<T>>,
-    /// How many slots of `ring` are occupied.
-    ring_held: usize,
+    /// First copies within [`Slots::REACH`] of the watermark.
+    slots: Slots<T>,
     /// How many values are held, in the ring and the heap: one field for the fast
     /// path's "nothing held" check.
     held: usize,
-    /// Everything else held: first copies beyond the ring's reach (moved into the ring
+    /// Everything else held: first copies beyond the slots' reach (moved into the slots
     /// as the watermark comes near them), and second copies.
     heap: BinaryHeap<Held<T>>,
     next: u64,
@@ -79,8 +77,7 @@ impl<T> ReorderBuffer<T> {
     /// An empty buffer expecting `first` first.
     pub fn starting_at(first: u64) -> Self {
         Self {
-            ring: VecDeque::new(),
-            ring_held: 0,
+            slots: Slots::new(),
             held: 0,
             heap: BinaryHeap::new(),
             next: first,
@@ -120,11 +117,7 @@ impl<T> ReorderBuffer<T> {
 
     /// The smallest held sequence number, if any value is held.
     pub fn first_held(&self) -> Option<u64> {
-        let in_ring = self
-            .ring
-            .iter()
-            .position(Option::is_some)
-            .map(|offset| self.next + offset as u64);
+        let in_ring = self.slots.first(self.next);
         let in_heap = self.heap.peek().map(|h| h.seq);
         match (in_ring, in_heap) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -136,7 +129,7 @@ impl<T> ReorderBuffer<T> {
     #[inline]
     pub fn has_ready(&self) -> bool {
         self.held != 0
-            && (self.ring.front().is_some_and(Option::is_some)
+            && (self.slots.is_occupied(self.next)
                 || self.heap.peek().is_some_and(|h| h.seq <= self.next))
     }
 
@@ -161,18 +154,18 @@ impl<T> ReorderBuffer<T> {
         self.hold(seq, value)
     }
 
-    /// The watermark moved one past an empty slot while values are held: the ring follows.
+    /// The watermark moved while values are held: values in the heap it came near move
+    /// to the slots.
     #[inline(never)]
     fn step_held(&mut self) {
-        self.ring.pop_front();
-        self.pull_into_ring();
+        self.pull_into_slots();
     }
 
     /// The in-order fast path for a caller that knows nothing is held: if `seq` is the
     /// next expected, moves the watermark past it and returns `true`.
     #[inline]
     pub(crate) fn advance_if_next(&mut self, seq: u64) -> bool {
-        debug_assert!(self.is_empty() && self.ring.is_empty());
+        debug_assert!(self.is_empty());
         let next = seq == self.next && !self.exhausted;
         if next {
             self.advance_past(seq);
@@ -189,17 +182,8 @@ impl<T> ReorderBuffer<T> {
         }
         let order = self.arrivals;
         self.arrivals = self.arrivals.wrapping_add(1);
-        let offset = seq - self.next;
-        if offset < ring_slots::<T>() as u64 {
-            let offset = offset as usize;
-            if self.ring.len() <= offset {
-                self.ring.resize_with(offset + 1, || None);
-            }
-            let slot = &mut self.ring[offset];
-            if slot.is_none() {
-                *slot = Some(value);
-                self.ring_held += 1;
-            } else {
+        if seq - self.next < Slots::<T>::REACH {
+            if let Err(value) = self.slots.put(self.next, seq, value) {
                 // A second copy: it follows the first, which keeps the slot.
                 self.heap.push(Held { seq, order, value });
             }
@@ -224,19 +208,14 @@ impl<T> ReorderBuffer<T> {
         {
             let Held { seq, value, .. } = self.heap.pop()?;
             self.held -= 1;
-            self.pull_into_ring();
+            self.pull_into_slots();
             return Some(Err(ReorderError::Duplicate { seq, value }));
         }
-        if let Some(value) = self.ring.front_mut().and_then(Option::take) {
-            self.ring.pop_front();
-            self.ring_held -= 1;
+        if let Some(value) = self.slots.take(self.next) {
             self.held -= 1;
-            if self.ring_held == 0 {
-                self.ring.clear();
-            }
             let seq = self.next;
             self.advance_past(seq);
-            self.pull_into_ring();
+            self.pull_into_slots();
             return Some(Ok(value));
         }
         None
@@ -282,10 +261,8 @@ impl<T> ReorderBuffer<T> {
         }
         let skipped = self.next..target;
         // The slots skipped are empty: the target is at or below the first held seq.
-        let moved = usize::try_from(target - self.next).unwrap_or(usize::MAX);
-        self.ring.drain(..moved.min(self.ring.len()));
         self.next = target;
-        self.pull_into_ring();
+        self.pull_into_slots();
         Some(skipped)
     }
 
@@ -297,8 +274,8 @@ impl<T> ReorderBuffer<T> {
             Some(end) => self.skip_to(end),
             None => {
                 let skipped = self.skip_to(u64::MAX);
-                let holds_max = self.ring.front().is_some_and(Option::is_some)
-                    || self.heap.iter().any(|h| h.seq == u64::MAX);
+                let holds_max =
+                    self.slots.is_occupied(u64::MAX) || self.heap.iter().any(|h| h.seq == u64::MAX);
                 if self.next == u64::MAX && !holds_max {
                     self.exhausted = true;
                 }
@@ -326,37 +303,31 @@ impl<T> ReorderBuffer<T> {
     /// only its watermark.
     pub(crate) fn release_if_empty(&mut self) {
         if self.is_empty() {
-            self.ring = VecDeque::new();
+            self.slots.release_if_empty();
             self.heap = BinaryHeap::new();
         }
     }
 
-    /// Moves first copies the watermark has come near from the heap into the ring, so
+    /// Moves first copies the watermark has come near from the heap into the slots, so
     /// that a copy arriving later finds the slot taken and follows it. Called whenever
     /// the watermark moves while something is held. Copies of seqs already yielded and
-    /// second copies of seqs in the ring stay in the heap (set aside while the heap is
+    /// second copies of seqs in the slots stay in the heap (set aside while the heap is
     /// looked through, then put back: they are rare).
-    fn pull_into_ring(&mut self) {
+    fn pull_into_slots(&mut self) {
         if self.heap.is_empty() || self.exhausted {
             return;
         }
-        let reach = ring_slots::<T>() as u64;
         let mut aside = Vec::new();
         while let Some(top) = self.heap.peek() {
             let offset = top.seq.checked_sub(self.next);
-            if offset.is_some_and(|offset| offset >= reach) {
+            if offset.is_some_and(|offset| offset >= Slots::<T>::REACH) {
                 break;
             }
             let held = self.heap.pop().expect("peeked");
-            match offset.map(|offset| offset as usize) {
-                Some(offset) if !self.ring.get(offset).is_some_and(Option::is_some) => {
-                    if self.ring.len() <= offset {
-                        self.ring.resize_with(offset + 1, || None);
-                    }
-                    self.ring[offset] = Some(held.value);
-                    self.ring_held += 1;
-                }
-                _ => aside.push(held),
+            if offset.is_none() {
+                aside.push(held); // a copy of a seq already yielded: due as it is
+            } else if let Err(value) = self.slots.put(self.next, held.seq, held.value) {
+                aside.push(Held { value, ..held }); // a second copy: behind the first
             }
         }
         self.heap.extend(aside);
@@ -387,27 +358,6 @@ impl<T> fmt::Debug for ReorderBuffer<T> {
             .field("len", &self.len())
             .field("peak_len", &self.peak)
             .finish()
-    }
-}
-
-/// How many slots the ring may have: as many as fit in 128 KiB, at most 8,192 (so a
-/// buffer of small values reaches 8,192 positions ahead of its watermark, one of 4 KiB
-/// values 32), at least one.
-const fn ring_slots<T>() -> usize {
-    const RING_BYTES: usize = 128 * 1024;
-    const MAX_SLOTS: usize = 8 * 1024;
-    let slot = std::mem::size_of::<Option<T>>();
-    // Zero-sized values: no bytes to bound, only the slot count.
-    let slots = match RING_BYTES.checked_div(slot) {
-        Some(slots) => slots,
-        None => MAX_SLOTS,
-    };
-    if slots > MAX_SLOTS {
-        MAX_SLOTS
-    } else if slots == 0 {
-        1
-    } else {
-        slots
     }
 }
 

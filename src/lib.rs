@@ -273,6 +273,7 @@
 mod buffer;
 mod give_up;
 mod head_timer;
+mod slots;
 pub use buffer::ReorderBuffer;
 
 mod channel;

@@ -90,7 +90,7 @@ impl AsVal for Val {
     }
 }
 
-/// 32 KiB wide: the ring (128 KiB at most) reaches 3 positions past the watermark. The
+/// 32 KiB wide: the slots (128 KiB at most) reach 2 positions past the watermark. The
 /// padding is only there to be wide.
 struct Wide(Val, #[allow(dead_code)] [u8; 32 * 1024]);
 
