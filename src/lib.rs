@@ -3,8 +3,9 @@
 //! Work finishes in any order; `reorder` hands it to a sequential consumer in the order it
 //! was started, without losing anything, without hanging, and with memory bounded by
 //! configuration. Underneath everything is one idea: each result carries a sequence
-//! number, and a reorder buffer (a min-heap of early arrivals plus the next expected
-//! number) releases each result only when its turn comes.
+//! number, and a reorder buffer (the next expected number, and the early arrivals: in
+//! slots indexed by seq near it, in a min-heap further ahead) releases each result only
+//! when its turn comes.
 //!
 //! # Which tool fits which job
 //!
@@ -94,7 +95,7 @@
 //!
 //! | event | what you see |
 //! |---|---|
-//! | the next expected seq arrives | `Ok(value)` at once (it never touches the heap) |
+//! | the next expected seq arrives | `Ok(value)` at once (it is never held) |
 //! | a later seq arrives | held until every earlier seq has been yielded |
 //! | a seq below the watermark arrives (after a skip, or a copy of a yielded one) | `Err(Late { seq, value })` at once, value handed back |
 //! | a held seq arrives again | the first copy in its position, then `Err(Duplicate { seq, value })` |
