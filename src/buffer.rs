@@ -117,12 +117,17 @@ impl<T> ReorderBuffer<T> {
 
     /// The smallest held sequence number, if any value is held.
     pub fn first_held(&self) -> Option<u64> {
-        let in_ring = self.slots.first(self.next);
-        let in_heap = self.heap.peek().map(|h| h.seq);
-        match (in_ring, in_heap) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        lowest(self.slots.first(self.next), self.heap.peek().map(|h| h.seq))
+    }
+
+    /// [`first_held`](Self::first_held) for a caller that may ask again while the head
+    /// stays missing: the slots remember where their first value is, so the next ask
+    /// does not look through the gap again.
+    pub(crate) fn first_held_settled(&mut self) -> Option<u64> {
+        lowest(
+            self.slots.settle_first(self.next),
+            self.heap.peek().map(|h| h.seq),
+        )
     }
 
     /// Whether [`pop_ready`](Self::pop_ready) would return something now.
@@ -229,7 +234,7 @@ impl<T> ReorderBuffer<T> {
     /// [`Late`](ReorderError::Late).
     #[must_use = "a popped value or a skipped range is lost if ignored"]
     pub fn skip_gap(&mut self) -> Option<Range<u64>> {
-        let first = self.first_held()?;
+        let first = self.first_held_settled()?;
         self.skip_to(first)
     }
 
@@ -255,7 +260,7 @@ impl<T> ReorderBuffer<T> {
     /// ```
     #[must_use = "a popped value or a skipped range is lost if ignored"]
     pub fn skip_to(&mut self, seq: u64) -> Option<Range<u64>> {
-        let target = self.first_held().map_or(seq, |held| held.min(seq));
+        let target = self.first_held_settled().map_or(seq, |held| held.min(seq));
         if self.exhausted || target <= self.next {
             return None;
         }
@@ -338,6 +343,14 @@ impl<T> ReorderBuffer<T> {
             Some(next) => self.next = next,
             None => self.exhausted = true,
         }
+    }
+}
+
+/// The lower of two optional sequence numbers.
+fn lowest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -14,6 +14,10 @@ pub(crate) struct Slots<T> {
     slots: Vec<Option<T>>,
     /// How many slots are occupied.
     held: usize,
+    /// No slot holds a seq below this: where [`first`](Self::first) starts looking.
+    /// Lowered by [`put`](Self::put), raised by [`settle_first`](Self::settle_first), so
+    /// that asking again and again while the head is missing does not rescan the gap.
+    clear_below: u64,
 }
 
 impl<T> Slots<T> {
@@ -31,6 +35,7 @@ impl<T> Slots<T> {
         Self {
             slots: Vec::new(),
             held: 0,
+            clear_below: 0,
         }
     }
 
@@ -65,6 +70,9 @@ impl<T> Slots<T> {
         }
         *slot = Some(value);
         self.held += 1;
+        if self.held == 1 || seq < self.clear_below {
+            self.clear_below = seq;
+        }
         Ok(())
     }
 
@@ -80,14 +88,23 @@ impl<T> Slots<T> {
         Some(value)
     }
 
-    /// The lowest sequence number held, at or after `next`.
+    /// The lowest sequence number held (every held one is at or after `next`).
     pub(crate) fn first(&self, next: u64) -> Option<u64> {
         if self.held == 0 {
             return None;
         }
-        (0..self.slots.len() as u64)
-            .map(|offset| next.wrapping_add(offset))
-            .find(|&seq| self.slots[self.index(seq)].is_some())
+        let start = next.max(self.clear_below);
+        let end = next.saturating_add(self.slots.len() as u64 - 1);
+        (start..=end).find(|&seq| self.slots[self.index(seq)].is_some())
+    }
+
+    /// [`first`](Self::first), remembered: the next look starts there.
+    pub(crate) fn settle_first(&mut self, next: u64) -> Option<u64> {
+        let first = self.first(next);
+        if let Some(seq) = first {
+            self.clear_below = seq;
+        }
+        first
     }
 
     /// Frees the slots if none is occupied.
@@ -157,6 +174,7 @@ mod tests {
         assert_eq!(slots.len(), 4);
         assert_eq!(slots.take(next + 1), Some(next + 1));
         assert_eq!(slots.take(next + 2), None);
+        assert_eq!(slots.settle_first(next + 2), Some(next + 3));
         assert_eq!(slots.first(next + 2), Some(next + 3));
         assert_eq!(slots.take(next + 3), Some(next + 3));
         assert_eq!(slots.take(next + 17), Some(next + 17));

@@ -241,7 +241,7 @@ impl<T> Receiver<T> {
             .flatten()
             .max()
             .map_or(0, |seq| seq.saturating_add(1));
-        let Some(run) = markers.run_from(head, self.buffer.first_held(), horizon) else {
+        let Some(run) = markers.run_from(head, self.buffer.first_held_settled(), horizon) else {
             return AtHead::Nothing;
         };
         drop(markers);
@@ -287,14 +287,14 @@ impl<T> Receiver<T> {
     /// The lowest seq known to come after the missing head: one held, one a sender waits
     /// at the window to send, or the start of a range given up explicitly. The clock skips
     /// the head up to it, so that what is known to come is never skipped.
-    fn timer_target(&self) -> Option<u64> {
+    fn timer_target(&mut self) -> Option<u64> {
         let head = self.buffer.next_seq();
         let parked = self.shared.parked_range().map(|(first, _)| first);
         let explicit = self.shared.give_ups().and_then(|mut markers| {
             markers.forget_below(head);
             markers.first_explicit()
         });
-        [self.buffer.first_held(), parked, explicit]
+        [self.buffer.first_held_settled(), parked, explicit]
             .into_iter()
             .flatten()
             .filter(|&seq| seq > head)
