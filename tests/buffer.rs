@@ -37,6 +37,78 @@ fn later_seq_is_held_until_its_turn() {
     assert_eq!(buf.next_seq(), 3);
 }
 
+/// Early arrivals near the watermark sit in slots, further ones in a heap; which one
+/// depends on how far ahead and how wide the value is. The contract is the same for every
+/// value size: zero-sized (8,192 slots), small, and so wide that only the watermark's own
+/// position fits in the slot budget (every early arrival takes the heap).
+#[test]
+fn the_contract_holds_for_values_of_every_size() {
+    /// `seq_of` reads the seq back from a value, where the value can carry it.
+    fn run<T>(make: impl Fn(u64) -> T, seq_of: impl Fn(&T) -> Option<u64>) {
+        // Far ahead first (heap), then near (slots), a second copy of each, then the head.
+        let arrivals = [20_000u64, 3, 9_000, 3, 20_000, 1, 2];
+        let mut buf = ReorderBuffer::new();
+        for &seq in &arrivals {
+            assert!(
+                buf.insert(seq, make(seq)).unwrap().is_none(),
+                "seq {seq} held"
+            );
+        }
+        assert_eq!(buf.first_held(), Some(1));
+        let head = buf
+            .insert(0, make(0))
+            .unwrap()
+            .expect("the head comes straight back");
+        assert!(seq_of(&head).is_none_or(|seq| seq == 0));
+        let mut out = Vec::new();
+        while let Some(item) = buf.pop_flush() {
+            out.push(match item {
+                Ok(value) => match seq_of(&value) {
+                    Some(seq) => format!("ok {seq}"),
+                    None => "ok".to_string(),
+                },
+                Err(ReorderError::Duplicate { seq, value }) => {
+                    assert!(seq_of(&value).is_none_or(|s| s == seq));
+                    format!("dup {seq}")
+                }
+                Err(ReorderError::Missing(range)) => format!("missing {range:?}"),
+                Err(ReorderError::Late { seq, .. }) => panic!("{seq} late"),
+            });
+        }
+        let carries = seq_of(&make(7)).is_some();
+        let ok = |seq: u64| {
+            if carries {
+                format!("ok {seq}")
+            } else {
+                "ok".to_string()
+            }
+        };
+        let want = [
+            ok(1),
+            ok(2),
+            ok(3),
+            "dup 3".to_string(),
+            "missing 4..9000".to_string(),
+            ok(9_000),
+            "missing 9001..20000".to_string(),
+            ok(20_000),
+            "dup 20000".to_string(),
+        ];
+        assert_eq!(out, want);
+        assert!(buf.is_empty());
+        assert_eq!(buf.next_seq(), 20_001);
+    }
+    run(|_| (), |()| None);
+    run(|seq| seq, |&seq| Some(seq));
+    run(|seq| vec![seq; 4], |v| Some(v[0]));
+    // 40 KB inline: three fit in the slots' 128 KiB, so they reach 2 positions and the
+    // early arrivals at 3 and beyond take the heap.
+    run(
+        |seq| (seq, [0u8; 40_000]),
+        |v: &(u64, [u8; 40_000])| Some(v.0),
+    );
+}
+
 #[test]
 fn late_value_is_handed_back() {
     let mut buf = ReorderBuffer::starting_at(5);
