@@ -54,7 +54,7 @@ use crate::ReorderError;
 pub struct ReorderBuffer<T> {
     /// First copies within [`Slots::REACH`] of the watermark.
     slots: Slots<T>,
-    /// How many values are held, in the ring and the heap: one field for the fast
+    /// How many values are held, in the slots and the heap: one field for the fast
     /// path's "nothing held" check.
     held: usize,
     /// Everything else held: first copies beyond the slots' reach (moved into the slots
@@ -279,9 +279,11 @@ impl<T> ReorderBuffer<T> {
             Some(end) => self.skip_to(end),
             None => {
                 let skipped = self.skip_to(u64::MAX);
-                let holds_max =
-                    self.slots.is_occupied(u64::MAX) || self.heap.iter().any(|h| h.seq == u64::MAX);
-                if self.next == u64::MAX && !holds_max {
+                // Only `u64::MAX` itself can be held once the watermark is there.
+                if self.next == u64::MAX
+                    && !self.slots.is_occupied(u64::MAX)
+                    && !self.heap.iter().any(|h| h.seq == u64::MAX)
+                {
                     self.exhausted = true;
                 }
                 skipped

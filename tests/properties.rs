@@ -75,7 +75,7 @@ fn to_out(item: Result<Val, ReorderError<Val>>) -> Out {
 }
 
 /// A value the buffer can hold in the property tests: a `Val`, or a `Val` padded so wide
-/// that the buffer's ring has only a few slots and most early arrivals take the heap.
+/// that the buffer has only a few slots and most early arrivals take the heap.
 trait AsVal: Sized {
     fn wrap(val: Val) -> Self;
     fn val(&self) -> Val;
@@ -198,11 +198,11 @@ proptest! {
         buffer_ops::<Val>(first, &ops)?;
     }
 
-    /// The same with values so wide that the ring holds only the next few positions:
-    /// early arrivals beyond it take the heap and move into the ring as the watermark
+    /// The same with values so wide that the slots hold only the next few positions:
+    /// early arrivals beyond them take the heap and move into the slots as the watermark
     /// comes near, and second copies meet first copies in either place.
     #[test]
-    fn buffer_ops_match_model_beyond_the_ring(
+    fn buffer_ops_match_model_beyond_the_slots(
         first in first_seq(),
         ops in prop::collection::vec((0u8..8, 0u64..52), 0..96),
     ) {
