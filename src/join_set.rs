@@ -182,7 +182,8 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
     /// Polls for the next result in spawn order; see [`join_next`](Self::join_next).
     pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, TaskError>>> {
         loop {
-            match std::task::ready!(self.tasks.poll_step(cx)) {
+            // No limit: only the next task's result matters.
+            match std::task::ready!(self.tasks.poll_step(cx, false)) {
                 Step::Yield(outcome) => return Poll::Ready(Some(outcome)),
                 Step::Held => {}
                 Step::Idle => return Poll::Ready(None),
@@ -260,12 +261,13 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
         self.tasks.len() == 0
     }
 
-    /// Tasks running now: spawned, result not yet arrived.
+    /// Tasks spawned and not finished, as of the set's last poll (a task that finishes
+    /// counts until the set is next polled).
     pub fn in_flight(&self) -> usize {
         self.tasks.in_flight()
     }
 
-    /// Results that arrived early and wait for an earlier one.
+    /// Results that arrived early and wait for an earlier one, as of the set's last poll.
     pub fn buffered_len(&self) -> usize {
         self.tasks.buffered_len()
     }

@@ -244,7 +244,11 @@ impl<S: Stream, T: Send + 'static> Driver<S, T> {
                     Poll::Pending => break,
                 }
             }
-            match std::task::ready!(this.tasks.poll_step(cx)) {
+            // Held back by the limit alone: any task finishing frees a slot for more.
+            let want_slots = !*this.input_done
+                && this.tasks.in_flight() >= *this.limit
+                && this.tasks.ahead() < *this.window;
+            match std::task::ready!(this.tasks.poll_step(cx, want_slots)) {
                 Step::Yield(outcome) => return Poll::Ready(Some(outcome)),
                 Step::Held => {}
                 // The input has registered for a wake-up unless it is done.
@@ -404,7 +408,8 @@ macro_rules! task_stream_common {
                 self.driver.tasks.in_flight()
             }
 
-            /// Results that arrived early and wait for an earlier one.
+            /// Results that arrived early and wait for an earlier one, as of the stream's
+            /// last poll.
             pub fn buffered_len(&self) -> usize {
                 self.driver.tasks.buffered_len()
             }
