@@ -964,3 +964,121 @@ async fn a_panic_error_shows_its_message_in_debug() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------
+// A finished task frees its slot while the head is still running
+// ---------------------------------------------------------------------------------------
+
+/// Limit 2: job 0 waits until job 2 has started, and job 2 can only start once job 1's
+/// slot is free. So the stream must notice job 1 finishing — a task other than the next
+/// one — and start job 2 while job 0 still runs. A missed wake-up hangs (and `within`
+/// fails the test).
+async fn a_finished_task_behind_the_head_frees_its_slot() {
+    within(async {
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let started_rx = Arc::new(tokio::sync::Mutex::new(Some(started_rx)));
+        let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
+        let out: Vec<u64> = stream::iter(0..4u64)
+            .spawn_ordered_with(SpawnConfig::new(2).window(8), move |i| {
+                let started_rx = Arc::clone(&started_rx);
+                let started_tx = Arc::clone(&started_tx);
+                async move {
+                    match i {
+                        0 => {
+                            let rx = started_rx.lock().await.take().expect("once");
+                            rx.await.expect("job 2 started");
+                        }
+                        2 => {
+                            let tx = started_tx.lock().unwrap().take().expect("once");
+                            tx.send(()).expect("job 0 waits");
+                        }
+                        _ => {}
+                    }
+                    i
+                }
+            })
+            .map(|r| r.expect("job ran"))
+            .collect()
+            .await;
+        assert_eq!(out, [0, 1, 2, 3]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_finished_task_behind_the_head_frees_its_slot_current_thread() {
+    a_finished_task_behind_the_head_frees_its_slot().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_task_behind_the_head_frees_its_slot_multi_thread() {
+    a_finished_task_behind_the_head_frees_its_slot().await;
+}
+
+/// The same with blocking closures: job 0 blocks its thread until job 2 has started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_blocking_closure_behind_the_head_frees_its_slot() {
+    within(async {
+        let (started_tx, started_rx) = std_mpsc::channel::<()>();
+        let started_rx = Arc::new(std::sync::Mutex::new(Some(started_rx)));
+        let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
+        let out: Vec<bool> = stream::iter(0..4u64)
+            .spawn_ordered_blocking_with(BlockingConfig::new(2).window(8), move |i| match i {
+                // `false` (a failed assertion below) rather than a hang if job 2 never starts.
+                0 => {
+                    let rx = started_rx.lock().unwrap().take().expect("once");
+                    rx.recv_timeout(Duration::from_secs(5)).is_ok()
+                }
+                2 => {
+                    let tx = started_tx.lock().unwrap().take().expect("once");
+                    tx.send(()).is_ok()
+                }
+                _ => true,
+            })
+            .map(|r| r.expect("closure ran"))
+            .collect()
+            .await;
+        assert_eq!(
+            out, [true; 4],
+            "job 2 started while job 0 was still running"
+        );
+    })
+    .await;
+}
+
+/// A task behind the head that panics frees its slot too (its future is dropped
+/// unfinished): limit 2, job 1 panics at once, job 0 waits for job 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicked_task_behind_the_head_frees_its_slot() {
+    quiet_injected_panics();
+    within(async {
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let started_rx = Arc::new(tokio::sync::Mutex::new(Some(started_rx)));
+        let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
+        let out: Vec<Result<u64, (u64, bool)>> = stream::iter(0..4u64)
+            .spawn_ordered_with(SpawnConfig::new(2).window(8), move |i| {
+                let started_rx = Arc::clone(&started_rx);
+                let started_tx = Arc::clone(&started_tx);
+                async move {
+                    match i {
+                        0 => {
+                            let rx = started_rx.lock().await.take().expect("once");
+                            rx.await.expect("job 2 started");
+                        }
+                        1 => panic!("injected: job 1"),
+                        2 => {
+                            let tx = started_tx.lock().unwrap().take().expect("once");
+                            tx.send(()).expect("job 0 waits");
+                        }
+                        _ => {}
+                    }
+                    i
+                }
+            })
+            .map(|r| r.map_err(|e| (e.seq(), e.is_panic())))
+            .collect()
+            .await;
+        assert_eq!(out, [Ok(0), Err((1, true)), Ok(2), Ok(3)]);
+    })
+    .await;
+}
