@@ -77,8 +77,6 @@ pub(crate) struct Tasks<T> {
     completions: Arc<Completions>,
     /// Tasks finished as of the consumer's last poll (`Completions::finished` then).
     seen_finished: u64,
-    /// Tasks yielded so far.
-    yielded: u64,
     peak: usize,
     timeout: Option<Duration>,
     /// The waker of the last poll, so that [`try_next`](Self::try_next) can look at the
@@ -93,7 +91,6 @@ impl<T: Send + 'static> Tasks<T> {
             next_seq: 0,
             completions: Arc::default(),
             seen_finished: 0,
-            yielded: 0,
             peak: 0,
             timeout,
             waker: None,
@@ -233,7 +230,6 @@ impl<T: Send + 'static> Tasks<T> {
         let seq = self.next_seq;
         self.handles.pop_front();
         self.next_seq += 1;
-        self.yielded += 1;
         outcome(seq, joined)
     }
 }
@@ -256,9 +252,9 @@ impl<T> Tasks<T> {
 
     /// Tasks that had finished as of the last poll and wait for an earlier one.
     pub(crate) fn buffered_len(&self) -> usize {
-        // Every yielded task had finished; the count may run ahead of a handle that is
-        // still storing its output, never behind.
-        usize::try_from(self.seen_finished.saturating_sub(self.yielded))
+        // Every yielded task (all `next_seq` of them: positions start at 0) had finished;
+        // the count may run ahead of a handle still storing its output, never behind.
+        usize::try_from(self.seen_finished.saturating_sub(self.next_seq))
             .unwrap_or(usize::MAX)
             .min(self.handles.len())
     }
