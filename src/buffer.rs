@@ -171,11 +171,15 @@ impl<T> ReorderBuffer<T> {
     #[inline]
     pub(crate) fn advance_if_next(&mut self, seq: u64) -> bool {
         debug_assert!(self.is_empty());
-        let next = seq == self.next && !self.exhausted;
-        if next {
-            self.advance_past(seq);
+        // `seq != u64::MAX` stands in for `!exhausted` (which implies `next == u64::MAX`),
+        // one compare instead of a load: `u64::MAX` itself takes the general path, which
+        // sets `exhausted`.
+        if seq == self.next && seq != u64::MAX {
+            self.next = seq + 1;
+            true
+        } else {
+            false
         }
-        next
     }
 
     /// The rest of `insert`, out of line so that the in-order fast path inlines and

@@ -298,6 +298,7 @@ pub use keyed::KeyedBuffer;
 mod keyed_reorder;
 pub use keyed_reorder::{KeyedReorder, KeyedReorderConfig};
 
+mod next_item;
 mod reorder;
 pub use reorder::{Reorder, ReorderConfig};
 

@@ -567,6 +567,28 @@ fn an_unwindowed_senders_next_seq_lags_at_most_until_the_receiver_waits() {
     assert_eq!(tx.next_seq(), 200, "published once the receiver waits");
 }
 
+/// The same lag bound from a start that is neither 0 nor a multiple of 64 and runs into
+/// `u64::MAX`: the receiver counts 64 moves from the last publication (wrapping), and the
+/// seq after which nothing can come is published once the receiver waits.
+#[test]
+fn an_unwindowed_senders_next_seq_lags_at_most_64_up_to_u64_max() {
+    let first = u64::MAX - 200;
+    let (tx, rx) = channel_with::<u64>(ReorderConfig::new().first_seq(first));
+    let mut rx = spawn(rx);
+    for seq in first..=u64::MAX {
+        tx.try_send(seq, seq).unwrap();
+    }
+    for seq in first..u64::MAX {
+        assert_ready_eq!(rx.poll_next(), Some(Ok(seq)));
+        let published = tx.next_seq();
+        assert!(published <= seq + 1, "ran ahead: {published} after {seq}");
+        assert!(seq + 1 - published <= 64, "lagged by more than 64");
+    }
+    assert_ready_eq!(rx.poll_next(), Some(Ok(u64::MAX)));
+    assert_pending!(rx.poll_next());
+    assert_eq!(tx.next_seq(), u64::MAX, "published once the receiver waits");
+}
+
 /// A value sent for a seq that was given up but not yet reported wins; once the give-up
 /// has been reported, a value for it is `Late`.
 #[tokio::test]

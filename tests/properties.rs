@@ -140,6 +140,45 @@ fn expected_adapter(first: u64, window: Option<usize>, arrivals: &[u64]) -> Vec<
     out
 }
 
+/// A stream of `items` that returns `Pending` once (waking itself) before each item for
+/// which `pause_at(index)` holds, and before its end when `pause_at(len)` does.
+struct Pausing<T, P> {
+    items: std::vec::IntoIter<T>,
+    index: usize,
+    paused: bool,
+    pause_at: P,
+}
+
+impl<T, P: Fn(usize) -> bool> Pausing<T, P> {
+    fn new(items: Vec<T>, pause_at: P) -> Self {
+        Self {
+            items: items.into_iter(),
+            index: 0,
+            paused: false,
+            pause_at,
+        }
+    }
+}
+
+impl<T: Unpin, P: Fn(usize) -> bool + Unpin> futures::Stream for Pausing<T, P> {
+    type Item = T;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        let this = &mut *self;
+        if !this.paused && (this.pause_at)(this.index) {
+            this.paused = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        this.paused = false;
+        this.index += 1;
+        std::task::Poll::Ready(this.items.next())
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -166,6 +205,35 @@ proptest! {
         prop_assert_eq!(&got, &expected_adapter(first, window, &seqs));
         check_invariants(first, seqs.len() as u64, &got);
         prop_assert!(reorder.peak_buffered() <= window.unwrap_or(usize::MAX));
+        prop_assert_eq!(reorder.buffered_len(), 0);
+        prop_assert!(futures::stream::FusedStream::is_terminated(&reorder));
+    }
+
+    /// The same with an input that now and then has nothing for now (`Pending`, then
+    /// ready again): the adapter moves between its inlined in-order path and its general
+    /// path at every such point, and must yield exactly the same items.
+    #[test]
+    fn ordered_with_matches_model_when_the_input_pauses(
+        (first, window, seqs) in schedule(),
+        pauses in any::<u64>(),
+    ) {
+        let mut config = ReorderConfig::new().first_seq(first);
+        if let Some(w) = window {
+            config = config.window(w);
+        }
+        let input: Vec<_> = seqs.iter().enumerate().map(|(id, &seq)| (seq, (seq, id as u64))).collect();
+        // Pause before item i when bit i % 64 of `pauses` is set, and before the end.
+        let pause_at = |i: usize| pauses >> (i % 64) & 1 == 1;
+        let mut reorder = Pausing::new(input, pause_at).ordered_with(config);
+        let mut got = Vec::new();
+        futures::executor::block_on(async {
+            while let Some(item) = reorder.next().await {
+                got.push(to_out(item));
+                prop_assert!(got.len() <= 2 * seqs.len() + 1, "stream does not end");
+            }
+            Ok(())
+        })?;
+        prop_assert_eq!(&got, &expected_adapter(first, window, &seqs));
         prop_assert_eq!(reorder.buffered_len(), 0);
         prop_assert!(futures::stream::FusedStream::is_terminated(&reorder));
     }

@@ -432,6 +432,60 @@ fn seqs_up_to_u64_max_do_not_overflow() {
     assert!(s.is_terminated());
 }
 
+/// In-order input takes the inlined fast path, which leaves `u64::MAX` itself to the
+/// general path (the only seq after which the watermark cannot move): it must still be
+/// yielded, and everything after it be late, with nothing held in between.
+#[test]
+fn in_order_input_reaches_u64_max_through_the_fast_path() {
+    let (tx, mut s) = hand_fed(ReorderConfig::new().first_seq(u64::MAX - 2));
+    for seq in u64::MAX - 2..=u64::MAX {
+        send(&tx, seq, seq);
+        assert_ready_eq!(s.poll_next(), Some(Ok(seq)));
+        assert_eq!(s.buffered_len(), 0);
+    }
+    assert_eq!(s.next_seq(), u64::MAX);
+    for seq in [u64::MAX, 0, u64::MAX - 1, u64::MAX] {
+        send(&tx, seq, seq);
+        assert_ready_eq!(
+            s.poll_next(),
+            Some(Err(ReorderError::Late { seq, value: seq }))
+        );
+    }
+    assert_pending!(s.poll_next());
+    drop(tx);
+    assert_ready_eq!(s.poll_next(), None);
+    assert!(s.is_terminated());
+    assert_ready_eq!(s.poll_next(), None);
+}
+
+/// `Reorder::next` (which `stream.next()` calls in place of `StreamExt::next`) is cancel
+/// safe: a future dropped while values are held loses none of them, and one dropped
+/// before its first poll takes nothing. After the end it keeps returning `None`.
+#[tokio::test]
+async fn next_is_cancel_safe_and_ends_like_stream_ext_next() {
+    within_10s(async {
+        let (tx, rx) = unbounded();
+        let mut s = rx.ordered();
+        send(&tx, 2, 'c');
+        send(&tx, 1, 'b');
+        // Held, nothing to yield: the future is pending, then dropped.
+        let pending = futures::poll!(s.next());
+        assert!(pending.is_pending());
+        assert_eq!(s.buffered_len(), 2);
+        drop(s.next()); // never polled
+        send(&tx, 0, 'a');
+        assert_eq!(s.next().await, Some(Ok('a')));
+        assert_eq!(s.next().await, Some(Ok('b')));
+        // Mixing in the trait's `next` changes nothing.
+        assert_eq!(StreamExt::next(&mut s).await, Some(Ok('c')));
+        drop(tx);
+        assert_eq!(s.next().await, None);
+        assert_eq!(s.next().await, None);
+        assert!(s.is_terminated());
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn holes_below_u64_max_are_reported_at_end() {
     let arrivals = stream::iter([(u64::MAX, 'c'), (u64::MAX, 'd')]);

@@ -3,7 +3,7 @@
 //! head-of-line clock, and publishes the watermark to the senders.
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use super::shared::Shared;
 use crate::buffer::ReorderBuffer;
 use crate::error::ReorderError;
 use crate::head_timer::HeadTimer;
+use crate::next_item::NextItem;
 use crate::reorder::ARRIVALS_PER_POLL;
 
 type Item<T> = Result<T, ReorderError<T>>;
@@ -42,6 +43,10 @@ pub struct Receiver<T> {
     highest_seen: Option<u64>,
     /// Every sender is gone and the mpsc is drained.
     senders_gone: bool,
+    /// `buffer.is_empty() && !senders_gone`, in one field so that the in-order fast path
+    /// tests one byte; recomputed after every slow poll, the only place either changes
+    /// besides the fast path itself.
+    fast: bool,
     /// Everything has been reported; the stream has ended.
     finished: bool,
     /// The watermark last published to the senders.
@@ -50,6 +55,10 @@ pub struct Receiver<T> {
     /// window (senders wait on it), [`LAZY_PUBLISH`] without. A field, so that the fast
     /// path does not reach into the shared state to find out.
     publish_every: u64,
+    /// `published + publish_every` (wrapping): the fast path, which moves the watermark
+    /// one at a time, publishes when it gets here; every other move is followed by
+    /// [`publish`](Self::publish), which sets it again.
+    publish_at: u64,
     head_timer: Option<HeadTimer>,
     shared: Arc<Shared>,
 }
@@ -81,9 +90,11 @@ impl<T> Receiver<T> {
             held_cap: window.map_or(usize::MAX, |w| w.saturating_mul(2)),
             highest_seen: None,
             senders_gone: false,
+            fast: true,
             finished: false,
             published: first_seq,
             publish_every: if window.is_some() { 1 } else { LAZY_PUBLISH },
+            publish_at: first_seq.wrapping_add(if window.is_some() { 1 } else { LAZY_PUBLISH }),
             head_timer,
             shared,
         }
@@ -95,8 +106,11 @@ impl<T> Receiver<T> {
     /// # Cancel safety
     ///
     /// Cancel safe: held values live in the receiver, not in the future.
-    pub async fn recv(&mut self) -> Option<Result<T, ReorderError<T>>> {
-        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    #[inline]
+    pub fn recv(&mut self) -> impl Future<Output = Option<Result<T, ReorderError<T>>>> + '_ {
+        // Not an `async fn`: its future could be compiled apart from the loop that awaits
+        // it, and the in-order fast path would not inline (see `next_item.rs`).
+        NextItem(self)
     }
 
     /// Closes the channel: waiting and later sends fail, handing their values back.
@@ -123,8 +137,7 @@ impl<T> Receiver<T> {
         self.buffer.peak_len()
     }
 
-    /// Everything but the in-order fast path. `arrival`: one taken from the mpsc already.
-    #[inline(never)]
+    /// The body of [`poll_general`](Self::poll_general).
     fn poll_slow(
         &mut self,
         cx: &mut Context<'_>,
@@ -308,12 +321,27 @@ impl<T> Receiver<T> {
         self.buffer.skip_to(target)
     }
 
+    /// Everything but the in-order fast path's hit: `arrival` is what the fast path took
+    /// from the mpsc, if anything.
+    #[inline(never)]
+    fn poll_general(
+        &mut self,
+        cx: &mut Context<'_>,
+        arrival: Option<(u64, T)>,
+    ) -> Poll<Option<Item<T>>> {
+        let polled = self.poll_slow(cx, arrival);
+        self.publish();
+        self.fast = self.buffer.is_empty() && !self.senders_gone;
+        polled
+    }
+
     /// Publishes the watermark to the senders if it moved.
     #[inline]
     fn publish(&mut self) {
         let watermark = self.buffer.next_seq();
         if watermark != self.published {
             self.published = watermark;
+            self.publish_at = watermark.wrapping_add(self.publish_every);
             self.shared.advance(watermark);
         }
     }
@@ -324,7 +352,7 @@ impl<T> Receiver<T> {
     /// receiver has nothing to yield, not per item.
     #[inline]
     fn publish_fast(&mut self) {
-        if self.buffer.next_seq().wrapping_sub(self.published) >= self.publish_every {
+        if self.buffer.next_seq() == self.publish_at {
             self.publish();
         }
     }
@@ -336,25 +364,23 @@ impl<T> Stream for Receiver<T> {
     #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        // In-order fast path: nothing held, and the next arrival is the next seq.
-        let mut arrival = None;
-        if this.buffer.is_empty() && !this.senders_gone {
+        // In-order fast path: nothing held, and the next arrival is the next seq. Anything
+        // else goes out of line, so that the inlined part is this hit alone.
+        if this.fast {
             match this.rx.poll_recv(cx) {
                 Poll::Ready(Some((seq, value))) => {
                     if this.buffer.advance_if_next(seq) {
                         this.publish_fast();
                         return Poll::Ready(Some(Ok(value)));
                     }
-                    arrival = Some((seq, value));
+                    return this.poll_general(cx, Some((seq, value)));
                 }
                 Poll::Ready(None) => this.senders_gone = true,
                 // The slow path registers for give-ups and parking senders, and looks.
                 Poll::Pending => {}
             }
         }
-        let polled = this.poll_slow(cx, arrival);
-        this.publish();
-        polled
+        this.poll_general(cx, None)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
