@@ -228,6 +228,9 @@ impl<S: Stream, T: Send + 'static> Driver<S, T> {
     ) -> Poll<Option<Result<T, TaskError>>> {
         let mut this = self.project();
         let mut runtime = None;
+        // Count the tasks that finished since the last poll (the front one, usually, which
+        // woke us), so that their slots are filled before its result is handed out.
+        this.tasks.see_finished();
         loop {
             // Start work first, so workers stay busy while the consumer handles results.
             while !*this.input_done
@@ -403,7 +406,8 @@ macro_rules! task_stream_common {
         impl<$($param),*> $name<$($param),*> where $($bounds)* {
             /// Tasks started whose result the stream has not taken in yet. A finished
             /// task counts until the stream is next polled, so its slot under `limit` is
-            /// freed as soon as the consumer asks for more.
+            /// freed as soon as the consumer asks for more: that poll starts new work in
+            /// the freed slots first, then hands out the next result.
             pub fn in_flight(&self) -> usize {
                 self.driver.tasks.in_flight()
             }

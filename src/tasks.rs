@@ -217,7 +217,7 @@ impl<T: Send + 'static> Tasks<T> {
     }
 
     /// Takes a new snapshot of the finished count; whether it moved.
-    fn see_finished(&mut self) -> bool {
+    pub(crate) fn see_finished(&mut self) -> bool {
         let finished = self.completions.finished.load(Ordering::Acquire);
         if finished == self.seen_finished {
             return false;

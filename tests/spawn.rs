@@ -1082,3 +1082,42 @@ async fn a_panicked_task_behind_the_head_frees_its_slot() {
     })
     .await;
 }
+
+/// The poll that hands out a result first starts new work in the slots freed since the
+/// last poll (the finished head's, usually), so the workers are busy again while the
+/// consumer handles the result. With limit 1: by the time result 0 is in the consumer's
+/// hands, job 1 has been started.
+#[tokio::test(flavor = "current_thread")]
+async fn a_freed_slot_is_filled_before_the_result_is_handed_out() {
+    within(async {
+        let started = Arc::new(AtomicU64::new(0));
+        let finished = Arc::new(AtomicBool::new(false));
+        let (counter, flag) = (Arc::clone(&started), Arc::clone(&finished));
+        let mut out = stream::iter(0..3u64).spawn_ordered(1, move |i| {
+            counter.fetch_add(1, SeqCst);
+            let flag = Arc::clone(&flag);
+            async move {
+                flag.store(true, SeqCst);
+                i
+            }
+        });
+        // The first poll starts job 0 and waits for it.
+        assert!(futures::poll!(out.next()).is_pending());
+        assert_eq!(started.load(SeqCst), 1);
+        // Let job 0 run to completion: on this runtime it runs while we yield, and its
+        // task completes in the poll that sets the flag.
+        while !finished.load(SeqCst) {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(out.next().await.map(Result::ok), Some(Some(0)));
+        assert_eq!(
+            started.load(SeqCst),
+            2,
+            "job 1 starts before result 0 is out"
+        );
+        assert_eq!(out.in_flight(), 1);
+        let rest: Vec<_> = out.map(Result::ok).collect().await;
+        assert_eq!(rest, [Some(1), Some(2)]);
+    })
+    .await;
+}
