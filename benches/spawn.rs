@@ -5,7 +5,9 @@
 //!   (one task, so the CPU work runs sequentially), `tokio::spawn` + `buffered`, `JoinSet`
 //!   collect-then-sort, tokio-util's `JoinQueue` (ordered, no limit), and the plain
 //!   sequential loop. Each consumer runs as a task on the
-//!   runtime (as in a server), so no variant gets a third thread on the 2 cores.
+//!   runtime (as in a server), so no variant gets a third thread on the 2 cores. The paired
+//!   group (`ratio_spawn_cpu`) also has `spawn_ordered` with every job in flight at once
+//!   against `JoinSet` + sort, for information: the engine's cost without the limit.
 //! * `spawn_latency`: N jobs that sleep a seeded U[0, 10 ms), at several windows, beside
 //!   `buffered(limit)` and `tokio::spawn` + `buffered(limit)`.
 //! * `spawn_tiny`: 10,000 jobs that do nothing (return their index), at limit 64 and 8
@@ -136,6 +138,19 @@ async fn on_worker(consumer: impl std::future::Future<Output = ()> + Send + 'sta
 async fn cpu_spawn_ordered(rounds: u64) {
     let mut out = stream::iter(0..CPU_JOBS)
         .spawn_ordered(CPU_LIMIT, move |i| async move { cpu_job(i, rounds) });
+    let mut check = InOrder::new(CPU_JOBS);
+    while let Some(result) = out.next().await {
+        check.see(result.expect("job ran").0);
+    }
+    check.finish();
+}
+
+/// `spawn_ordered` over the CPU jobs with every job in flight at once (limit and window
+/// `CPU_JOBS`), as `JoinSet` + sort has them: for information.
+async fn cpu_spawn_ordered_unbounded(rounds: u64) {
+    let config = SpawnConfig::new(CPU_JOBS).window(CPU_JOBS);
+    let mut out = stream::iter(0..CPU_JOBS)
+        .spawn_ordered_with(config, move |i| async move { cpu_job(i, rounds) });
     let mut check = InOrder::new(CPU_JOBS);
     while let Some(result) = out.next().await {
         check.see(result.expect("job ran").0);
@@ -617,6 +632,14 @@ fn bench_ratios(c: &mut Criterion<Ratio>) {
         &mut group,
         BenchmarkId::from_parameter("spawn_ordered_vs_joinset_collect_sort"),
         ours,
+        || run_on(&rt, cpu_joinset_collect_sort(rounds)),
+    );
+    // For information: without a limit (every job in flight at once, as the anchor), to
+    // tell the cost of streaming with a bound from the cost of the engine itself.
+    bench_pair(
+        &mut group,
+        BenchmarkId::from_parameter("spawn_ordered_unbounded_vs_joinset_collect_sort"),
+        || run_on(&rt, cpu_spawn_ordered_unbounded(rounds)),
         || run_on(&rt, cpu_joinset_collect_sort(rounds)),
     );
     bench_pair(

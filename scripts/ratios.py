@@ -59,6 +59,7 @@ for _w in (64, 4096):
          f"ratio_shuffled/mpsc_ordered_vs_mpsc_hand_heap/{_w}", None, "time", 1.1))
 TARGETS += [
     ("CPU jobs: spawn_ordered vs JoinSet + sort", "ratio_spawn_cpu/spawn_ordered_vs_joinset_collect_sort", None, "time", 1.0),
+    ("  the same, spawn_ordered unbounded (limit 2,000) vs JoinSet + sort", "ratio_spawn_cpu/spawn_ordered_unbounded_vs_joinset_collect_sort", None, "info", None),
     ("CPU jobs: spawn_ordered vs spawn + buffered(8)", "ratio_spawn_cpu/spawn_ordered_vs_tokio_spawn_buffered", None, "time", 1.0),
     ("CPU jobs: spawn_ordered vs buffered(8) (DESIGN)", "ratio_spawn_cpu/spawn_ordered_vs_futures_buffered", None, "speed", 1.9),
     ("CPU jobs: spawn_ordered vs sequential (DESIGN)", "ratio_spawn_cpu/spawn_ordered_vs_sequential", None, "speed", 1.9),

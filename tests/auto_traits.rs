@@ -65,6 +65,17 @@ fn channel_halves() {
     send_unpin::<Receiver<std::cell::Cell<u8>>>();
 }
 
+/// The futures of `Receiver::recv` and `Reorder::next` (named types behind `impl Future`)
+/// are `Send` and `Unpin` whenever what they borrow is, as an `async fn`'s would be, so
+/// they can be awaited in spawned tasks and `select!`ed without pinning.
+#[test]
+fn receive_futures_are_send_and_unpin() {
+    let (_tx, mut rx) = reorder::channel::<String>(4);
+    is_send_unpin(&rx.recv());
+    let mut ordered = stream::iter(vec![(0u64, String::new())]).ordered();
+    is_send_unpin(&ordered.next());
+}
+
 #[test]
 fn reorder_adapter_follows_its_stream() {
     send_sync_unpin::<Reorder<stream::Iter<std::vec::IntoIter<(u64, String)>>>>();

@@ -486,6 +486,25 @@ async fn next_is_cancel_safe_and_ends_like_stream_ext_next() {
     .await;
 }
 
+/// Over a `!Unpin` input the adapter is `!Unpin`, so its own `next()` (which needs
+/// `Unpin`) does not apply; pinned, `StreamExt::next` is found first and works as before.
+#[tokio::test]
+async fn a_pinned_adapter_over_a_not_unpin_input_still_has_next() {
+    within_10s(async {
+        let input = stream::unfold(
+            0u64,
+            |i| async move { (i < 4).then(|| ((3 - i, i), i + 1)) },
+        );
+        let mut ordered = std::pin::pin!(input.ordered());
+        let mut got = Vec::new();
+        while let Some(item) = ordered.next().await {
+            got.push(item.unwrap());
+        }
+        assert_eq!(got, [3, 2, 1, 0]);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn holes_below_u64_max_are_reported_at_end() {
     let arrivals = stream::iter([(u64::MAX, 'c'), (u64::MAX, 'd')]);
