@@ -144,7 +144,8 @@ pin_project! {
         done: bool,
         // `buffer.is_empty() && !done`, kept in one field so that the in-order fast
         // path tests one byte. Only the fast path and `poll_general` change either, and
-        // `poll_general` recomputes it before it returns.
+        // `poll_general` clears it on entry and recomputes it before it returns (so a
+        // panic in between leaves it off, never on with a value held).
         fast: bool,
     }
 }
@@ -322,6 +323,10 @@ where
         cx: &mut Context<'_>,
         just_held: bool,
     ) -> Poll<Option<<Self as Stream>::Item>> {
+        // Off until recomputed below: if the input panics in between (a value may be held
+        // by then) and the caller catches it, the next poll must not take the fast path,
+        // which assumes nothing is held.
+        *self.as_mut().project().fast = false;
         let polled = self.as_mut().poll_held(cx, just_held);
         let this = self.project();
         *this.fast = this.buffer.is_empty() && !*this.done;

@@ -163,3 +163,19 @@ async fn keyed_types() {
         .expect("collecting instant jobs hung")
         .unwrap();
 }
+
+/// `Receiver::recv` and `Reorder::next` return futures that only borrow the stream:
+/// `Send` whenever the stream is (so a task that awaits one can be spawned), `Sync` when
+/// it is, and always `Unpin` (so `select!` and `poll!` take them without pinning), as
+/// `StreamExt::next`'s future is.
+#[test]
+fn recv_and_next_futures_follow_their_stream_and_are_unpin() {
+    let (_tx, mut rx) = reorder::channel::<String>(4);
+    is_send_sync_unpin(&rx.recv());
+    let (_tx, mut rx) = reorder::channel::<SendOnly>(4);
+    is_send_unpin(&rx.recv());
+    let mut ordered = stream::iter([(0u64, String::new())]).ordered();
+    is_send_sync_unpin(&ordered.next());
+    let mut ordered = stream::iter([(0u64, SendOnly(Default::default(), PhantomPinned))]).ordered();
+    is_send_unpin(&ordered.next());
+}

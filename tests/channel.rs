@@ -660,3 +660,167 @@ async fn giving_up_u64_max_moves_on_without_an_empty_range() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------
+// The receiver's in-order fast path: cancellation and publication
+// ---------------------------------------------------------------------------------------
+
+/// `recv()` is cancel safe at each point it can be dropped: before its first poll, while
+/// values are held behind a missing head, and after an arrival woke it but before it was
+/// polled again. Nothing is lost or reordered, and a give-up that comes while no `recv`
+/// is alive still wakes the next one.
+#[tokio::test(start_paused = true)]
+async fn recv_is_cancel_safe_at_every_point() {
+    within_10s(async {
+        let (tx, mut rx) = channel(8);
+        drop(rx.recv()); // never polled
+        tx.send(2, 'c').await.unwrap();
+        tx.send(1, 'b').await.unwrap();
+        // Held behind the missing 0: pending, then dropped.
+        assert!(futures::poll!(rx.recv()).is_pending());
+        assert_eq!(rx.buffered_len(), 2);
+        // Cancelled by a timer while it waits.
+        tokio::select! {
+            got = rx.recv() => panic!("nothing can come out yet: {got:?}"),
+            () = tokio::time::sleep(Duration::from_millis(10)) => {}
+        }
+        // A give-up while no `recv` is alive: the next one sees it.
+        tx.give_up(0).unwrap();
+        assert_eq!(rx.recv().await, Some(Err(ReorderError::Missing(0..1))));
+        assert_eq!(rx.recv().await, Some(Ok('b')));
+        assert_eq!(rx.recv().await, Some(Ok('c')));
+        // Nothing held (the in-order path): woken by an arrival, dropped before its poll.
+        let mut waiting = spawn(rx.recv());
+        assert_pending!(waiting.poll());
+        tx.send(3, 'd').await.unwrap();
+        assert!(waiting.is_woken());
+        drop(waiting);
+        assert_eq!(rx.recv().await, Some(Ok('d')));
+        assert_eq!((rx.next_seq(), tx.next_seq()), (4, 4));
+        // Woken by an early arrival, dropped: the arrival is not lost either.
+        let mut waiting = spawn(rx.recv());
+        assert_pending!(waiting.poll());
+        tx.send(5, 'f').await.unwrap();
+        assert!(waiting.is_woken());
+        drop(waiting);
+        assert!(futures::poll!(rx.recv()).is_pending());
+        assert_eq!(rx.buffered_len(), 1);
+        tx.send(4, 'e').await.unwrap();
+        assert_eq!(rx.recv().await, Some(Ok('e')));
+        assert_eq!(rx.recv().await, Some(Ok('f')));
+        drop(tx);
+        assert_eq!(rx.recv().await, None);
+        assert_eq!(rx.recv().await, None);
+        assert!(rx.is_terminated());
+    })
+    .await;
+}
+
+/// With a window the watermark is published with every item it yields, in order or not:
+/// a producer that sends one seq at a time behind `window(1)` is admitted exactly when
+/// the previous seq has been received, all the way up to `u64::MAX`, and
+/// `Sender::next_seq` equals `Receiver::next_seq` after every item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_of_one_admits_each_seq_as_the_previous_is_received_up_to_u64_max() {
+    within_10s(async {
+        let first = u64::MAX - 300;
+        let (tx, mut rx) = channel_with(ReorderConfig::new().first_seq(first).window(1));
+        let producer = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                for seq in first..=u64::MAX {
+                    tx.send(seq, seq).await.unwrap();
+                    if seq % 7 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        };
+        for seq in first..=u64::MAX {
+            assert_eq!(rx.recv().await, Some(Ok(seq)));
+            assert_eq!(tx.next_seq(), rx.next_seq(), "published with each item");
+        }
+        assert_eq!(tx.next_seq(), u64::MAX);
+        producer.await.unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().await, None);
+    })
+    .await;
+}
+
+/// The same by hand with out-of-order arrivals and `window(2)`: the watermark each
+/// poll leaves (fast path, general path, skip) is the one senders see.
+#[test]
+fn a_windowed_senders_next_seq_equals_the_receivers_after_every_poll() {
+    let first = u64::MAX - 20;
+    let (tx, rx) = channel_with(ReorderConfig::new().first_seq(first).window(2));
+    let mut rx = spawn(rx);
+    let mut expected = first;
+    // Pairs sent swapped, then in order, alternately; a give-up now and then.
+    let mut seq = first;
+    while seq < u64::MAX - 1 {
+        match (seq - first) % 3 {
+            0 => {
+                tx.try_send(seq + 1, seq + 1).unwrap();
+                assert_pending!(rx.poll_next());
+                assert_eq!(tx.next_seq(), rx.next_seq());
+                tx.try_send(seq, seq).unwrap();
+            }
+            1 => {
+                tx.try_send(seq, seq).unwrap();
+                tx.try_send(seq + 1, seq + 1).unwrap();
+            }
+            _ => {
+                tx.try_send(seq + 1, seq + 1).unwrap();
+                tx.give_up(seq).unwrap();
+            }
+        }
+        for _ in 0..2 {
+            match assert_ready!(rx.poll_next()) {
+                Some(Ok(got)) => assert_eq!(got, expected),
+                Some(Err(ReorderError::Missing(range))) => {
+                    assert_eq!(range, expected..expected + 1);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            expected += 1;
+            assert_eq!(tx.next_seq(), rx.next_seq(), "after seq {}", expected - 1);
+        }
+        assert_pending!(rx.poll_next());
+        assert_eq!(tx.next_seq(), rx.next_seq());
+        seq += 2;
+    }
+    assert_eq!(expected, u64::MAX);
+    tx.try_send(u64::MAX, u64::MAX).unwrap();
+    assert_ready_eq!(rx.poll_next(), Some(Ok(u64::MAX)));
+    assert_eq!((tx.next_seq(), rx.next_seq()), (u64::MAX, u64::MAX));
+    drop(tx);
+    assert_ready_eq!(rx.poll_next(), None);
+}
+
+/// A receiver with a head-of-line timeout panics when its clock starts outside a tokio
+/// runtime (as documented). That panic comes after the early value that starts the
+/// clock has been taken in; a caller that catches it and goes on inside a runtime loses
+/// nothing, and the receiver does not return to its in-order fast path (which assumes
+/// nothing is held) with that value held.
+#[test]
+fn a_caught_panic_of_the_clock_outside_a_runtime_loses_no_held_value() {
+    let config = ReorderConfig::new().head_timeout(Duration::from_secs(1));
+    let (tx, rx) = channel_with(config);
+    let mut rx = spawn(rx);
+    tx.try_send(1, 'b').unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rx.poll_next()));
+    assert!(caught.is_err(), "the clock needs a runtime");
+    assert_eq!(rx.buffered_len(), 1, "1 was taken in before the panic");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _inside = runtime.enter();
+    tx.try_send(0, 'a').unwrap();
+    assert_ready_eq!(rx.poll_next(), Some(Ok('a')));
+    assert_ready_eq!(rx.poll_next(), Some(Ok('b')));
+    assert_pending!(rx.poll_next());
+    drop(tx);
+    assert_ready_eq!(rx.poll_next(), None);
+}

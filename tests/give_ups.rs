@@ -628,3 +628,314 @@ async fn lane_skip_gives_up_one_seq_and_fails_without_moving_once_closed() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------
+// `Sender::next_seq` through give-ups, lane drops and skipped heads
+// ---------------------------------------------------------------------------------------
+
+/// What a scenario does next for one block of seqs.
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    Send(u64),
+    GiveUp(u64),
+    /// Sends at the block's lane's next seq.
+    LaneSend(usize),
+    /// Drops the block's lane: the rest of its block is given up.
+    LaneDrop(usize),
+}
+
+const HEAD_TIMEOUT: Duration = Duration::from_millis(5);
+
+/// The scenarios poll the receiver by hand many times per poll of the test's task, so
+/// they run outside tokio's coop budget (which would make the mpsc look empty).
+use tokio::task::unconstrained;
+
+/// Where a scenario's seqs start.
+#[derive(Clone, Copy, Debug)]
+enum Start {
+    Zero,
+    At(u64),
+    /// So that the last seq is `u64::MAX`.
+    EndingAtMax,
+}
+
+/// Runs a random mix of producers, all through `try_send`, over 40 blocks of seqs —
+/// long runs sent in order (the receiver's fast path), short blocks shuffled, with
+/// give-ups, with a seq lost for good (skipped by the head-of-line clock; without a
+/// window only), or owned by a `Lane` that dies part-way — in bursts of sends and bursts
+/// of polls of the receiver, by hand. After every poll, checks `Sender::next_seq`
+/// against `Receiver::next_seq`: equal with a window; without one never ahead, at most
+/// 64 behind after an item, and caught up whenever the receiver waits. At the end,
+/// checks that every seq was accounted for once, in order.
+async fn published_watermark_scenario(seed: u64, start: Start, window: Option<usize>) {
+    use rand::seq::SliceRandom;
+    use rand::{rngs::StdRng, RngExt, SeedableRng};
+    use std::collections::{BTreeSet, VecDeque};
+
+    const BLOCKS: usize = 40;
+    let mut rng = StdRng::seed_from_u64(seed);
+    // Each block's mode and length: in-order runs long enough to cross the lazy
+    // publication's 64, the rest short.
+    let layout: Vec<(u32, u64)> = (0..BLOCKS)
+        .map(|b| {
+            let mode = match rng.random_range(0..5) {
+                _ if b == BLOCKS - 1 => 0,
+                // With a window, a lost head behind which only `try_send`s come (turned
+                // away, not parked) starts no clock: it would block for good, as
+                // documented.
+                3 if window.is_some() => 1,
+                mode => mode,
+            };
+            let len = match mode {
+                0 | 4 => rng.random_range(1..=150),
+                _ => rng.random_range(2..=8),
+            };
+            (mode, len)
+        })
+        .collect();
+    let total: u64 = layout.iter().map(|&(_, len)| len).sum();
+    let first = match start {
+        Start::Zero => 0,
+        Start::At(first) => first,
+        Start::EndingAtMax => u64::MAX - (total - 1),
+    };
+    let last = first + (total - 1);
+    let mut config = ReorderConfig::new()
+        .first_seq(first)
+        .head_timeout(HEAD_TIMEOUT);
+    if let Some(w) = window {
+        config = config.window(w);
+    }
+    let (tx, rx) = channel_with::<u64>(config);
+    let mut tx = Some(tx);
+    let mut rx = spawn(rx);
+    let mut lanes = Vec::new();
+    let mut queues: Vec<VecDeque<Event>> = Vec::new();
+    let mut valued = BTreeSet::new(); // seqs that get a value (maybe late)
+    let mut lost = BTreeSet::new();
+    let mut block_start = first;
+    for &(mode, len) in &layout {
+        let seqs: Vec<u64> = (0..len).map(|i| block_start + i).collect();
+        let mut events: Vec<Event> = match mode {
+            // In order.
+            0 => seqs.iter().map(|&s| Event::Send(s)).collect(),
+            // Shuffled.
+            1 => {
+                let mut events: Vec<_> = seqs.iter().map(|&s| Event::Send(s)).collect();
+                events.shuffle(&mut rng);
+                events
+            }
+            // Shuffled, some given up.
+            2 => {
+                let mut events: Vec<_> = seqs
+                    .iter()
+                    .map(|&s| {
+                        if rng.random_bool(0.4) {
+                            Event::GiveUp(s)
+                        } else {
+                            Event::Send(s)
+                        }
+                    })
+                    .collect();
+                events.shuffle(&mut rng);
+                events
+            }
+            // One seq lost for good: only the clock gets past it.
+            3 => {
+                let gone = seqs[rng.random_range(0..seqs.len())];
+                lost.insert(gone);
+                seqs.iter()
+                    .filter(|&&s| s != gone)
+                    .map(|&s| Event::Send(s))
+                    .collect()
+            }
+            // A lane that owns the block and dies after `k` sends, in order.
+            _ => {
+                let k = rng.random_range(0..=len);
+                let lane = lanes.len();
+                lanes.push(Some(
+                    tx.as_ref().unwrap().block(block_start..block_start + len),
+                ));
+                valued.extend(block_start..block_start + k);
+                let mut events = vec![Event::LaneSend(lane); k as usize];
+                events.push(Event::LaneDrop(lane));
+                events
+            }
+        };
+        valued.extend(events.iter().filter_map(|e| match e {
+            Event::Send(s) => Some(*s),
+            _ => None,
+        }));
+        queues.push(events.drain(..).collect());
+        block_start = block_start.wrapping_add(len);
+    }
+
+    // Tries the `i`th event of block `b` (a lane's only in their order); whether done.
+    let try_event = |b: usize,
+                     i: usize,
+                     queues: &mut Vec<VecDeque<Event>>,
+                     lanes: &mut Vec<Option<reorder::Lane<u64>>>,
+                     tx: &reorder::Sender<u64>|
+     -> bool {
+        let event = queues[b][i];
+        let done = match event {
+            Event::LaneSend(_) | Event::LaneDrop(_) if i > 0 => false,
+            Event::Send(s) => match tx.try_send(s, s) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => false,
+                Err(e) => panic!("{e}"),
+            },
+            Event::GiveUp(s) => {
+                tx.give_up(s).unwrap();
+                true
+            }
+            Event::LaneSend(l) => {
+                let lane = lanes[l].as_mut().unwrap();
+                let s = lane.next_seq();
+                match lane.try_send(s) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_)) => false,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            Event::LaneDrop(l) => {
+                lanes[l] = None;
+                true
+            }
+        };
+        if done {
+            queues[b].remove(i);
+        }
+        done
+    };
+    let active = |queues: &Vec<VecDeque<Event>>| -> Vec<usize> {
+        (0..queues.len())
+            .filter(|&b| !queues[b].is_empty())
+            .take(3)
+            .collect()
+    };
+
+    // Bookkeeping in u128, so that the seq after `u64::MAX` is representable.
+    let mut expected = u128::from(first);
+    let mut skipped = BTreeSet::new(); // seqs reported `Missing`
+    let mut steps = 0u32;
+    'run: loop {
+        steps += 1;
+        assert!(steps < 100_000, "seed {seed}: the scenario is stuck");
+        // A burst of producer steps among the lowest blocks with work left, or only the
+        // lowest one (so that long runs arrive in order, for the fast path).
+        if let Some(sender) = tx.as_ref() {
+            let spread = if rng.random_bool(0.5) { 1 } else { 3 };
+            for _ in 0..rng.random_range(0..300) {
+                let active = active(&queues);
+                if active.is_empty() {
+                    break;
+                }
+                let b = active[rng.random_range(0..active.len().min(spread))];
+                try_event(b, 0, &mut queues, &mut lanes, sender);
+            }
+        }
+        // A burst of polls, until the receiver waits or the burst ends.
+        let mut waits = false;
+        for _ in 0..rng.random_range(1..300) {
+            let polled = rx.poll_next();
+            let watermark = u128::from(rx.next_seq());
+            // Once every sender is gone nobody can see the watermark.
+            let published = tx
+                .as_ref()
+                .map_or(watermark, |tx| u128::from(tx.next_seq()));
+            let Poll::Ready(item) = polled else {
+                assert_eq!(published, watermark, "seed {seed}: caught up when waiting");
+                waits = true;
+                break;
+            };
+            assert!(published <= watermark, "seed {seed}: ran ahead");
+            if window.is_some() {
+                assert_eq!(
+                    published, watermark,
+                    "seed {seed}: published with each item"
+                );
+            } else {
+                assert!(watermark - published <= 64, "seed {seed}: lagged > 64");
+            }
+            match item {
+                None => break 'run,
+                Some(Ok(v)) => {
+                    assert_eq!(u128::from(v), expected, "seed {seed}: out of position");
+                    assert!(valued.contains(&v), "seed {seed}: {v} was never sent");
+                    expected += 1;
+                }
+                Some(Err(ReorderError::Missing(range))) => {
+                    assert_eq!(u128::from(range.start), expected, "seed {seed}");
+                    assert!(range.end > range.start);
+                    skipped.extend(range.clone());
+                    expected = u128::from(range.end);
+                }
+                Some(Err(ReorderError::Late { seq, value })) => {
+                    // Only a value whose seq the clock skipped before it was sent.
+                    assert!(skipped.contains(&seq), "seed {seed}: {seq} late");
+                    assert_eq!(seq, value);
+                }
+                Some(Err(other)) => panic!("seed {seed}: {other:?}"),
+            }
+        }
+        if !waits || rx.is_woken() {
+            continue; // more to poll
+        }
+        // The receiver waits: is any producer able to move?
+        let Some(sender) = tx.as_ref() else { continue };
+        let moved = active(&queues).into_iter().any(|b| {
+            (0..queues[b].len()).any(|i| try_event(b, i, &mut queues, &mut lanes, sender))
+        });
+        if moved {
+            continue;
+        }
+        if lost.range(rx.next_seq()..).next().is_some() {
+            // Stuck behind a lost seq: let the clock skip it.
+            tokio::time::advance(HEAD_TIMEOUT).await;
+        } else if queues.iter().all(VecDeque::is_empty) {
+            tx = None;
+            lanes.clear();
+        } else {
+            panic!(
+                "seed {seed}: stuck at {} with work left: {:?}",
+                rx.next_seq(),
+                active(&queues)
+            );
+        }
+    }
+    // The end came after the last seq, with every seq accounted for.
+    assert_eq!(expected, u128::from(last) + 1, "seed {seed}");
+    for seq in first..=last {
+        if !valued.contains(&seq) {
+            assert!(skipped.contains(&seq), "seed {seed}: {seq} never reported");
+        }
+    }
+    for seq in &lost {
+        assert!(
+            skipped.contains(seq),
+            "seed {seed}: lost {seq} never skipped"
+        );
+    }
+}
+
+fn start_for(seed: u64) -> Start {
+    [Start::Zero, Start::At(1_000 + seed), Start::EndingAtMax][seed as usize % 3]
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unwindowed_senders_next_seq_stays_within_64_through_give_ups_lanes_and_skips() {
+    for seed in 0..24 {
+        let scenario = published_watermark_scenario(seed, start_for(seed), None);
+        within(unconstrained(scenario)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_windowed_senders_next_seq_equals_the_receivers_through_give_ups_lanes_and_skips() {
+    for seed in 0..24 {
+        let window = Some(1 + seed as usize % 9);
+        let scenario = published_watermark_scenario(seed, start_for(seed), window);
+        within(unconstrained(scenario)).await;
+    }
+}

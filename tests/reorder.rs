@@ -978,3 +978,177 @@ fn a_flood_of_late_items_cannot_starve_the_head_timeout() {
     assert_eq!(got.1, Some(Ok(11)));
     assert!(got.2 > 0, "the late items came out meanwhile");
 }
+
+// ---------------------------------------------------------------------------------------
+// The in-order fast path and the general path: transitions
+// ---------------------------------------------------------------------------------------
+
+/// An input that yields `items` and panics once where an item is `None`.
+struct PanicsOnce(std::collections::VecDeque<Option<(u64, char)>>);
+
+impl Stream for PanicsOnce {
+    type Item = (u64, char);
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<(u64, char)>> {
+        match self.0.pop_front() {
+            Some(Some(item)) => std::task::Poll::Ready(Some(item)),
+            Some(None) => panic!("injected: the input fails once"),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+}
+
+/// The input panics in the poll that has just held an early arrival (the general path,
+/// entered from the in-order fast path); the consumer catches the panic and goes on.
+/// Nothing held may be lost or yielded out of order: the stream must not go back to
+/// the fast path (which assumes nothing is held) with a value held.
+#[test]
+fn a_caught_panic_of_the_input_loses_no_held_value() {
+    let input = PanicsOnce(
+        [Some((2, 'c')), None, Some((0, 'a')), Some((1, 'b'))]
+            .into_iter()
+            .collect(),
+    );
+    let mut s = spawn(input.ordered());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.poll_next()));
+    assert!(caught.is_err(), "the input's panic reaches the consumer");
+    assert_eq!(s.buffered_len(), 1, "2 was held before the panic");
+    assert_ready_eq!(s.poll_next(), Some(Ok('a')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('b')));
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')), "the held value is yielded");
+    assert_ready_eq!(s.poll_next(), None);
+    assert!(s.is_terminated());
+}
+
+/// An input that is always ready, whose first gap closes late (the head turns up behind
+/// the values it blocked), then runs in order through the fast path, then has a gap that
+/// never closes: the head-of-line clock armed for the first gap must neither fire for
+/// the second one early nor be forgotten, so the second head is skipped by the timeout
+/// although the input never has nothing to offer.
+#[test]
+fn an_always_ready_input_gets_a_fresh_clock_for_a_gap_after_an_in_order_run() {
+    let got = on_a_thread_within_10s(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // 1..=50, then the head 0, then 51..=100 in order, then 101 is lost for ever.
+            let input = stream::iter(1u64..=50)
+                .chain(stream::iter([0]))
+                .chain(stream::iter(51u64..=100))
+                .chain(stream::iter(102u64..))
+                .map(|seq| (seq, seq));
+            let config = ReorderConfig::new().head_timeout(Duration::from_millis(1));
+            input
+                .ordered_with(config)
+                .take(103)
+                .collect::<Vec<_>>()
+                .await
+        })
+    });
+    let mut expected: Vec<Result<u64, ReorderError<u64>>> = (0..=100).map(Ok).collect();
+    expected.push(Err(ReorderError::Missing(101..102)));
+    expected.push(Ok(102));
+    assert_eq!(got, expected);
+}
+
+/// `window(1)` from a first seq near `u64::MAX`, polled by hand through every kind of
+/// transition: a gap (skipped at once), an in-order run, `Pending` with nothing held,
+/// a late value while nothing is held, `u64::MAX` itself after a gap, then the end.
+#[test]
+fn window_of_one_near_u64_max_through_every_transition() {
+    let first = u64::MAX - 6;
+    let (tx, mut s) = hand_fed(ReorderConfig::new().first_seq(first).window(1));
+    assert_pending!(s.poll_next());
+    send(&tx, first + 2, 'c'); // gap first..first + 2: skipped at once
+    assert_ready_eq!(
+        s.poll_next(),
+        Some(Err(ReorderError::Missing(first..first + 2)))
+    );
+    assert_eq!(s.buffered_len(), 1);
+    assert_ready_eq!(s.poll_next(), Some(Ok('c')));
+    assert_eq!((s.buffered_len(), s.next_seq()), (0, first + 3));
+    assert_pending!(s.poll_next());
+    send(&tx, first + 3, 'd'); // in order
+    send(&tx, first, 'x'); // late while nothing is held
+    send(&tx, first + 4, 'e'); // in order
+    assert_ready_eq!(s.poll_next(), Some(Ok('d')));
+    assert_ready_eq!(
+        s.poll_next(),
+        Some(Err(ReorderError::Late {
+            seq: first,
+            value: 'x'
+        }))
+    );
+    assert_ready_eq!(s.poll_next(), Some(Ok('e')));
+    assert_pending!(s.poll_next());
+    send(&tx, u64::MAX, 'z'); // gap u64::MAX - 1: skipped at once
+    assert_ready_eq!(
+        s.poll_next(),
+        Some(Err(ReorderError::Missing(u64::MAX - 1..u64::MAX)))
+    );
+    assert_ready_eq!(s.poll_next(), Some(Ok('z')));
+    assert_eq!((s.buffered_len(), s.next_seq()), (0, u64::MAX));
+    send(&tx, u64::MAX - 1, 'y');
+    assert_ready_eq!(
+        s.poll_next(),
+        Some(Err(ReorderError::Late {
+            seq: u64::MAX - 1,
+            value: 'y'
+        }))
+    );
+    assert_pending!(s.poll_next());
+    drop(tx);
+    assert_ready_eq!(s.poll_next(), None);
+    assert!(s.is_terminated());
+}
+
+/// An input that panics if it is polled again after it ended.
+struct EndsOnce<S>(Option<S>);
+
+impl<S: Stream + Unpin> Stream for EndsOnce<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        let inner = self.0.as_mut().expect("polled again after it ended");
+        let polled = inner.poll_next_unpin(cx);
+        if let std::task::Poll::Ready(None) = polled {
+            self.0 = None;
+        }
+        polled
+    }
+}
+
+/// Once the input has ended, the stream flushes what it holds and ends without polling
+/// the input again, however it got there: ending on the fast path (nothing held) or on
+/// the general path (holes flushed), and however often it is polled after its end.
+#[tokio::test]
+async fn an_ended_input_is_never_polled_again() {
+    within_10s(async {
+        let mut s = EndsOnce(Some(stream::iter([(0u64, 'a'), (1, 'b')]))).ordered();
+        assert_eq!(s.next().await, Some(Ok('a')));
+        assert_eq!(s.next().await, Some(Ok('b')));
+        for _ in 0..3 {
+            assert_eq!(s.next().await, None);
+        }
+        assert!(s.is_terminated());
+        let input = stream::iter([(0u64, 'a'), (3, 'd'), (2, 'c')]);
+        let mut s = EndsOnce(Some(input)).ordered_with(ReorderConfig::new().window(8));
+        assert_eq!(s.next().await, Some(Ok('a')));
+        assert_eq!(s.next().await, Some(Err(ReorderError::Missing(1..2))));
+        assert_eq!(s.next().await, Some(Ok('c')));
+        assert_eq!(s.next().await, Some(Ok('d')));
+        for _ in 0..3 {
+            assert_eq!(s.next().await, None);
+        }
+        assert!(s.is_terminated());
+    })
+    .await;
+}

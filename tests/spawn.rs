@@ -1121,3 +1121,159 @@ async fn a_freed_slot_is_filled_before_the_result_is_handed_out() {
     })
     .await;
 }
+
+/// Marks a task's exit from the gauge when dropped, so a panicking task is counted out.
+struct Leave(Gauge);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.exit();
+    }
+}
+
+/// Limit 1 and window 1, with a panicking head: filling freed slots before handing out
+/// a result must still respect the window, so job `k + 1` starts only after result `k`
+/// is out (never before), a panic comes in its own position, and neither `in_flight()`
+/// nor the tasks really running ever exceed the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_and_window_of_one_start_each_job_after_the_previous_result_even_when_it_panics() {
+    quiet_injected_panics();
+    within(async {
+        const N: u64 = 30;
+        let started = Arc::new(AtomicU64::new(0));
+        let gauge = Gauge::default();
+        let config = SpawnConfig::new(1).window(1);
+        let mut s = stream::iter(0..N).spawn_ordered_with(config, {
+            let (started, gauge) = (Arc::clone(&started), gauge.clone());
+            move |i| {
+                started.fetch_add(1, SeqCst);
+                let gauge = gauge.clone();
+                async move {
+                    gauge.enter();
+                    let _leave = Leave(gauge);
+                    tokio::task::yield_now().await;
+                    if i % 4 == 0 {
+                        panic!("injected: job {i}");
+                    }
+                    i
+                }
+            }
+        });
+        let mut seq = 0;
+        while let Some(result) = s.next().await {
+            assert_eq!(
+                started.load(SeqCst),
+                seq + 1,
+                "window 1: job {} must wait for result {seq} to be out",
+                seq + 1
+            );
+            assert!(s.in_flight() <= 1);
+            assert_eq!(s.next_seq(), seq + 1);
+            match result {
+                Ok(v) => assert_eq!(v, seq),
+                Err(e) => {
+                    assert_eq!(seq % 4, 0, "only the injected panics fail: {e}");
+                    assert!(e.is_panic());
+                    assert_eq!(e.seq(), seq);
+                }
+            }
+            seq += 1;
+        }
+        assert_eq!(seq, N);
+        assert_eq!(gauge.max(), 1);
+        assert_eq!(s.in_flight(), 0);
+    })
+    .await;
+}
+
+/// Limit 1 with the default window and tasks that panic now and then, on two workers:
+/// never more than one task running, nor counted in flight, nor started beyond the
+/// window, and each panic in its own position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_one_with_panicking_tasks_never_runs_or_counts_more_than_one() {
+    quiet_injected_panics();
+    within(async {
+        const N: u64 = 40;
+        let started = Arc::new(AtomicU64::new(0));
+        let gauge = Gauge::default();
+        let mut s = stream::iter(0..N).spawn_ordered(1, {
+            let (started, gauge) = (Arc::clone(&started), gauge.clone());
+            move |i| {
+                started.fetch_add(1, SeqCst);
+                let gauge = gauge.clone();
+                async move {
+                    gauge.enter();
+                    let _leave = Leave(gauge);
+                    for _ in 0..i % 3 {
+                        tokio::task::yield_now().await;
+                    }
+                    if i % 5 == 0 {
+                        panic!("injected: job {i}");
+                    }
+                    i
+                }
+            }
+        });
+        let mut seq = 0;
+        while let Some(result) = s.next().await {
+            let started = started.load(SeqCst);
+            // Positions below `seq + window` (4 with limit 1) only.
+            assert!(
+                started <= seq + 4,
+                "job {} started beyond the window",
+                started - 1
+            );
+            assert!(s.in_flight() <= 1, "in flight {}", s.in_flight());
+            assert_eq!(result.is_err(), seq % 5 == 0, "position {seq}");
+            if let Err(e) = result {
+                assert_eq!(e.seq(), seq);
+            }
+            seq += 1;
+        }
+        assert_eq!(seq, N);
+        assert_eq!(gauge.max(), 1);
+    })
+    .await;
+}
+
+/// As `a_freed_slot_is_filled_before_the_result_is_handed_out`, with a head that
+/// panics: its slot is filled (job 1 started) before its error is handed out.
+#[tokio::test(flavor = "current_thread")]
+async fn a_panicked_heads_slot_is_filled_before_its_error_is_handed_out() {
+    quiet_injected_panics();
+    within(async {
+        let started = Arc::new(AtomicU64::new(0));
+        let reached = Arc::new(AtomicBool::new(false));
+        let (counter, flag) = (Arc::clone(&started), Arc::clone(&reached));
+        let mut out = stream::iter(0..3u64).spawn_ordered(1, move |i| {
+            counter.fetch_add(1, SeqCst);
+            let flag = Arc::clone(&flag);
+            async move {
+                flag.store(true, SeqCst);
+                if i == 0 {
+                    panic!("injected: the head fails");
+                }
+                i
+            }
+        });
+        assert!(futures::poll!(out.next()).is_pending());
+        assert_eq!(started.load(SeqCst), 1);
+        // Job 0 panics in the poll that sets the flag; its task is then done.
+        while !reached.load(SeqCst) {
+            tokio::task::yield_now().await;
+        }
+        let head = out.next().await.expect("the head's outcome");
+        let err = head.expect_err("the head panicked");
+        assert!(err.is_panic());
+        assert_eq!(err.seq(), 0);
+        assert_eq!(
+            started.load(SeqCst),
+            2,
+            "job 1 starts before the head's error is out"
+        );
+        assert_eq!(out.in_flight(), 1);
+        let rest: Vec<_> = out.map(Result::ok).collect().await;
+        assert_eq!(rest, [Some(1), Some(2)]);
+    })
+    .await;
+}

@@ -44,8 +44,9 @@ pub struct Receiver<T> {
     /// Every sender is gone and the mpsc is drained.
     senders_gone: bool,
     /// `buffer.is_empty() && !senders_gone`, in one field so that the in-order fast path
-    /// tests one byte; recomputed after every slow poll, the only place either changes
-    /// besides the fast path itself.
+    /// tests one byte; cleared on entry to every slow poll and recomputed at its end (the
+    /// only place either changes besides the fast path itself), so that a panic in
+    /// between leaves it off.
     fast: bool,
     /// Everything has been reported; the stream has ended.
     finished: bool,
@@ -329,6 +330,9 @@ impl<T> Receiver<T> {
         cx: &mut Context<'_>,
         arrival: Option<(u64, T)>,
     ) -> Poll<Option<Item<T>>> {
+        // Off until recomputed below, so that a panic in between (a waker's, or the
+        // head-of-line clock's outside a runtime) never leaves it on with a value held.
+        self.fast = false;
         let polled = self.poll_slow(cx, arrival);
         self.publish();
         self.fast = self.buffer.is_empty() && !self.senders_gone;
