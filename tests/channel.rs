@@ -350,6 +350,57 @@ fn a_send_polled_with_a_new_waker_wakes_the_new_one() {
 // Head-of-line timeout
 // ---------------------------------------------------------------------------------------
 
+/// Producers that only `try_send` never park, and with `window(1)` nothing can be held
+/// behind a missing head: a `try_send` turned away at the window is what shows that
+/// something waits to come after the head, so it starts the clock too, which skips the
+/// head (one seq per timeout) and lets the retrying producer in. (It once hung for ever.)
+#[tokio::test(start_paused = true)]
+async fn head_timeout_rescues_try_send_producers_behind_a_dead_head() {
+    let timeout = Duration::from_millis(100);
+    let config = ReorderConfig::new().window(1).head_timeout(timeout);
+    let (tx, mut rx) = channel_with::<char>(config);
+    // Seq 0's producer died without sending or giving it up; seq 2 and 3's producer
+    // retries `try_send` until it gets in.
+    let producer = tokio::spawn(async move {
+        let mut turned_away = 0u32;
+        for (seq, value) in [(2, 'c'), (3, 'd')] {
+            let mut value = value;
+            loop {
+                match tx.try_send(seq, value) {
+                    Ok(()) => break,
+                    Err(TrySendError::Full(rejected)) => {
+                        value = rejected.value;
+                        turned_away += 1;
+                        tokio::time::sleep(Duration::from_millis(7)).await;
+                    }
+                    Err(TrySendError::Closed(_)) => panic!("receiver gone"),
+                }
+            }
+        }
+        turned_away
+    });
+    let start = tokio::time::Instant::now();
+    let got: Vec<_> = tokio::time::timeout(Duration::from_secs(60), (&mut rx).take(3).collect())
+        .await
+        .expect("the clock never started: a dead head behind try_send producers hangs");
+    assert_eq!(
+        got,
+        [
+            Err(ReorderError::Missing(0..1)),
+            Err(ReorderError::Missing(1..2)),
+            Ok('c'),
+        ]
+    );
+    // One timeout per missing seq, not more: the clock restarts when the watermark moves.
+    assert!(start.elapsed() >= 2 * timeout);
+    assert!(start.elapsed() < 3 * timeout);
+    assert_eq!(within_10s(rx.recv()).await, Some(Ok('d')));
+    assert!(
+        producer.await.unwrap() > 0,
+        "the producer was turned away at first"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn head_timeout_skips_the_head_and_lets_waiting_senders_move_up() {
     let timeout = Duration::from_millis(100);

@@ -108,7 +108,10 @@ pub fn channel<T>(window: usize) -> (Sender<T>, Receiver<T>) {
 /// it (a held value, a sender waiting at the window, a range given up); when it fires,
 /// everything up to that seq is skipped as one `Missing`, and a value for a skipped seq
 /// that turns up later is `Late`. So a timeout costs its full length per such gap;
-/// give-ups are reported at once and cost none.
+/// give-ups are reported at once and cost none. A [`try_send`](Sender::try_send) turned
+/// away at the window starts the clock too, but shows only that *some* seq beyond the
+/// head will come, not which: for it the clock skips the missing head alone, one seq per
+/// timeout.
 pub fn channel_with<T>(config: ReorderConfig) -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let window = config

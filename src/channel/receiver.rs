@@ -300,7 +300,10 @@ impl<T> Receiver<T> {
 
     /// The lowest seq known to come after the missing head: one held, one a sender waits
     /// at the window to send, or the start of a range given up explicitly. The clock skips
-    /// the head up to it, so that what is known to come is never skipped.
+    /// the head up to it, so that what is known to come is never skipped. A `try_send`
+    /// turned away at the window shows that something waits to come too, but not which
+    /// seqs below its own will: for it the clock skips the head alone (`head + 1`), one
+    /// seq per timeout.
     fn timer_target(&mut self) -> Option<u64> {
         let head = self.buffer.next_seq();
         let parked = self.shared.parked_range().map(|(first, _)| first);
@@ -308,11 +311,22 @@ impl<T> Receiver<T> {
             markers.forget_below(head);
             markers.first_explicit()
         });
-        [self.buffer.first_held_settled(), parked, explicit]
-            .into_iter()
-            .flatten()
-            .filter(|&seq| seq > head)
-            .min()
+        // `attempt > head` so `head + 1` cannot overflow.
+        let turned_away = self
+            .shared
+            .highest_attempt()
+            .filter(|&attempt| attempt > head)
+            .map(|_| head + 1);
+        [
+            self.buffer.first_held_settled(),
+            parked,
+            explicit,
+            turned_away,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|&seq| seq > head)
+        .min()
     }
 
     /// Skips the missing head up to the [target](Self::timer_target), once the clock has

@@ -31,7 +31,7 @@ pub(super) struct Shared {
     /// One past the highest seq a `try_send` found beyond the window (0: none): a seq
     /// known to come, like a parked sender's, so open-ended stripes below it are reported.
     highest_attempt: AtomicU64,
-    /// The receiver runs a head-of-line clock, which parked senders start.
+    /// The receiver runs a head-of-line clock, which parked and turned-away senders start.
     receiver_has_timer: bool,
 }
 
@@ -65,12 +65,13 @@ impl Shared {
     }
 
     /// Records that a sender tried to send `seq` beyond the window, and tells the
-    /// receiver if that can matter (it keeps give-ups).
+    /// receiver if that can matter: it keeps give-ups (stripes below `seq` can be
+    /// reported), or runs a head-of-line clock (a missing head now blocks something).
     pub(super) fn note_attempt(&self, seq: u64) {
         let previous = self
             .highest_attempt
             .fetch_max(seq.saturating_add(1), SeqCst);
-        if previous <= seq && self.has_give_ups() {
+        if previous <= seq && (self.receiver_has_timer || self.has_give_ups()) {
             self.receiver.wake();
         }
     }
