@@ -31,7 +31,10 @@ use shared::Shared;
 /// `next + window` (where `next` is the receiver's [`next_seq`](Receiver::next_seq))
 /// waits until the receiver catches up, so fewer than `window` values are ever buffered
 /// (duplicates, a producer bug, are handed back and may take up to `2 × window` slots
-/// before the receiver skips its head to stay bounded).
+/// before the receiver skips its head to stay bounded). Only distinct seqs are held back:
+/// a send of a seq inside the window or below the watermark never waits, so duplicates
+/// and late values sent while the receiver is not polled queue in the channel until it
+/// runs (then each comes back as an error).
 /// The next expected seq is always admitted at once, so senders can never deadlock the
 /// receiver.
 ///
@@ -105,13 +108,15 @@ pub fn channel<T>(window: usize) -> (Sender<T>, Receiver<T>) {
 /// # }
 /// ```
 /// The head-of-line clock runs while a missing head blocks something known to come after
-/// it (a held value, a sender waiting at the window, a range given up); when it fires,
-/// everything up to that seq is skipped as one `Missing`, and a value for a skipped seq
-/// that turns up later is `Late`. So a timeout costs its full length per such gap;
-/// give-ups are reported at once and cost none. A [`try_send`](Sender::try_send) turned
-/// away at the window starts the clock too, but shows only that *some* seq beyond the
-/// head will come, not which: for it the clock skips the missing head alone, one seq per
-/// timeout.
+/// it (a held value, a sender waiting at the window, a range given up inside the window);
+/// when it fires, everything up to that seq is skipped as one `Missing`, and a value for
+/// a skipped seq that turns up later is `Late`. So a timeout costs its full length per
+/// such gap; give-ups are reported at once and cost none. A range given up beyond the
+/// window does not start the clock (so it never makes a value `Late`). A
+/// [`try_send`](Sender::try_send) turned away at the window starts the clock too, but
+/// shows only that *some* seq beyond the head will come, not which: when nothing else
+/// known to come lies below the seq it tried, the clock skips the missing head alone,
+/// one seq per timeout.
 pub fn channel_with<T>(config: ReorderConfig) -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let window = config

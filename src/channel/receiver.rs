@@ -299,34 +299,43 @@ impl<T> Receiver<T> {
     }
 
     /// The lowest seq known to come after the missing head: one held, one a sender waits
-    /// at the window to send, or the start of a range given up explicitly. The clock skips
+    /// at the window to send, or the start of a range given up explicitly inside the
+    /// window. The clock skips
     /// the head up to it, so that what is known to come is never skipped. A `try_send`
-    /// turned away at the window shows that something waits to come too, but not which
-    /// seqs below its own will: for it the clock skips the head alone (`head + 1`), one
-    /// seq per timeout.
+    /// turned away at the window shows that something waits to come too, but only the
+    /// highest such seq is kept: when it lies between the head and everything else known
+    /// (or nothing else is known), a producer may be waiting for any seq in between, so
+    /// the clock skips the head alone (`head + 1`), one seq per timeout. When it lies at
+    /// or beyond the first seq known to come, the gap before that seq is skipped whole,
+    /// as for a parked sender: a turned-away producer must not turn one timeout per gap
+    /// into one per seq.
     fn timer_target(&mut self) -> Option<u64> {
         let head = self.buffer.next_seq();
         let parked = self.shared.parked_range().map(|(first, _)| first);
-        let explicit = self.shared.give_ups().and_then(|mut markers| {
-            markers.forget_below(head);
-            markers.first_explicit()
-        });
-        // `attempt > head` so `head + 1` cannot overflow.
-        let turned_away = self
+        // A range given up beyond the window is not what the head blocks (no value can be
+        // held there), and skipping up to it would make the values of live producers in
+        // the window `Late` because of a give-up far ahead: it counts only in the window.
+        let window = self.shared.window();
+        let explicit = self
             .shared
-            .highest_attempt()
-            .filter(|&attempt| attempt > head)
-            .map(|_| head + 1);
-        [
-            self.buffer.first_held_settled(),
-            parked,
-            explicit,
-            turned_away,
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|&seq| seq > head)
-        .min()
+            .give_ups()
+            .and_then(|mut markers| {
+                markers.forget_below(head);
+                markers.first_explicit()
+            })
+            .filter(|&start| window.is_none_or(|window| start.saturating_sub(head) < window));
+        let known = [self.buffer.first_held_settled(), parked, explicit]
+            .into_iter()
+            .flatten()
+            .filter(|&seq| seq > head)
+            .min();
+        match self.shared.highest_attempt() {
+            // `attempt > head`, so `head + 1` cannot overflow.
+            Some(attempt) if attempt > head && known.is_none_or(|known| attempt < known) => {
+                Some(head + 1)
+            }
+            _ => known,
+        }
     }
 
     /// Skips the missing head up to the [target](Self::timer_target), once the clock has

@@ -28,8 +28,10 @@ pub(super) struct Shared {
     /// Whether `give_ups` holds anything; lets the receiver skip the lock. Written only
     /// under that lock.
     has_give_ups: AtomicBool,
-    /// One past the highest seq a `try_send` found beyond the window (0: none): a seq
-    /// known to come, like a parked sender's, so open-ended stripes below it are reported.
+    /// The highest seq a `try_send` found beyond the window (0: none; a seq turned away
+    /// is at least `watermark + window`, so never 0): a seq known to come, like a parked
+    /// sender's, so open-ended stripes below it are reported. Stored as is, not "one
+    /// past", so that `u64::MAX` is kept exactly.
     highest_attempt: AtomicU64,
     /// The receiver runs a head-of-line clock, which parked and turned-away senders start.
     receiver_has_timer: bool,
@@ -68,17 +70,19 @@ impl Shared {
     /// receiver if that can matter: it keeps give-ups (stripes below `seq` can be
     /// reported), or runs a head-of-line clock (a missing head now blocks something).
     pub(super) fn note_attempt(&self, seq: u64) {
-        let previous = self
-            .highest_attempt
-            .fetch_max(seq.saturating_add(1), SeqCst);
-        if previous <= seq && (self.receiver_has_timer || self.has_give_ups()) {
+        debug_assert!(
+            seq > 0,
+            "a seq turned away is beyond a window of at least 1"
+        );
+        let previous = self.highest_attempt.fetch_max(seq, SeqCst);
+        if previous < seq && (self.receiver_has_timer || self.has_give_ups()) {
             self.receiver.wake();
         }
     }
 
     /// The highest seq a `try_send` found beyond the window.
     pub(super) fn highest_attempt(&self) -> Option<u64> {
-        self.highest_attempt.load(SeqCst).checked_sub(1)
+        Some(self.highest_attempt.load(SeqCst)).filter(|&seq| seq != 0)
     }
 
     /// Whether any give-up marker is kept (no lock).
