@@ -482,7 +482,10 @@ pub trait OrderedExt: Stream {
     ///
     /// # Panics
     ///
-    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime. `f` is
+    /// called while the stream is polled, so its panic comes out of the poll; a consumer
+    /// that catches it and polls on gets a cancelled [`TaskError`](crate::TaskError) in
+    /// that input's position (nothing else is lost, and its key does not wait for it).
     ///
     /// # Examples
     ///

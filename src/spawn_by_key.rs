@@ -199,7 +199,9 @@ struct Waiting<I> {
 struct Running<K> {
     key: K,
     key_seq: u64,
-    handle: AbortHandle,
+    /// `None` while the launch runs, and for good if it panicked: then the task's
+    /// `Report`, dropped unsent, reports the position cancelled.
+    handle: Option<AbortHandle>,
 }
 
 /// The bookkeeping of one keyed task stream. Tasks report `(input position, outcome)` on
@@ -210,6 +212,9 @@ struct Engine<K, I, T> {
     running: HashMap<u64, Running<K>>,
     lanes: HashMap<K, Lane<I>>,
     out: Output<K, T>,
+    /// A result whose turn has come, kept here while a waiting input is launched, so
+    /// that a launch that panics (the job closure, caught by the consumer) loses it not.
+    stash: Option<Outcome<T>>,
     waiting: usize,
     next_seq: u64,
     limit: usize,
@@ -235,6 +240,7 @@ where
             running: HashMap::new(),
             lanes: HashMap::new(),
             out,
+            stash: None,
             waiting: 0,
             next_seq: 0,
             limit: config.limit,
@@ -245,10 +251,11 @@ where
     }
 
     fn held(&self) -> usize {
-        match &self.out {
+        let held = match &self.out {
             Output::PerKey(buffer) => buffer.len(),
             Output::Total(buffer) => buffer.len(),
-        }
+        };
+        held + usize::from(self.stash.is_some())
     }
 
     /// Inputs inside the stream: waiting, running, or held.
@@ -291,17 +298,22 @@ where
     where
         L: FnMut(I, Report<T>) -> JoinHandle<()>,
     {
-        // Launch first: if it panics (the closure, or no runtime), nothing is counted.
-        let handle = launch(input, Report::new(seq, self.tx.clone())).abort_handle();
+        // Counted as running before the launch: if the launch panics (the job closure,
+        // caught by a consumer that polls on), the `Report` it drops unsent reports the
+        // position cancelled, so its key (or the total order) never waits for it.
         if let Some(lane) = self.lanes.get_mut(&key) {
             lane.running += 1;
         }
         let running = Running {
             key,
             key_seq,
-            handle,
+            handle: None,
         };
         self.running.insert(seq, running);
+        let handle = launch(input, Report::new(seq, self.tx.clone())).abort_handle();
+        if let Some(running) = self.running.get_mut(&seq) {
+            running.handle = Some(handle);
+        }
     }
 
     /// Takes in one task's outcome; returns it if it is its key's next result.
@@ -309,35 +321,44 @@ where
     where
         L: FnMut(I, Report<T>) -> JoinHandle<()>,
     {
-        // A position never started (its launch panicked) reports nothing anyone waits for.
         let Running { key, key_seq, .. } = self.running.remove(&seq)?;
-        let lane = self.lanes.get_mut(&key)?;
-        lane.running -= 1;
-        // The key's slot is free: its oldest waiting input takes it at once.
-        if let Some(next) = lane.waiting.pop_front() {
-            self.waiting -= 1;
-            self.start(key.clone(), next.seq, next.key_seq, next.input, launch);
-        }
         let inserted = match &mut self.out {
             Output::PerKey(buffer) => buffer.insert(&key, key_seq, outcome),
             Output::Total(buffer) => buffer.insert(seq, outcome),
         };
-        match inserted {
+        let held = match inserted {
+            // Kept in the stash while the next input launches (which may panic).
             Ok(Some(outcome)) => {
-                self.forget_if_idle(&key);
-                Some(outcome)
+                self.stash = Some(outcome);
+                false
             }
-            Ok(None) => {
-                self.note_peak();
-                None
-            }
+            Ok(None) => true,
             // Every position is reported exactly once by the task that owns it.
             Err(e) => unreachable!("task {} reported twice", e.seq()),
+        };
+        // The key's slot is free: its oldest waiting input takes it at once.
+        let next = self.lanes.get_mut(&key).and_then(|lane| {
+            lane.running -= 1;
+            lane.waiting.pop_front()
+        });
+        if let Some(next) = next {
+            self.waiting -= 1;
+            self.start(key.clone(), next.seq, next.key_seq, next.input, launch);
         }
+        if held {
+            self.note_peak();
+        }
+        // Also when the result was held: under total order a key's lane is done with
+        // once nothing of it waits or runs (its held results wait by input position).
+        self.forget_if_idle(&key);
+        self.stash.take()
     }
 
     /// The next result whose turn has come, if one is held.
     fn pop_ready(&mut self) -> Option<Outcome<T>> {
+        if let Some(outcome) = self.stash.take() {
+            return Some(outcome);
+        }
         let popped = match &mut self.out {
             Output::PerKey(buffer) => {
                 let (key, popped) = buffer.pop_ready()?;
@@ -379,7 +400,8 @@ impl<K, I, T> Drop for Engine<K, I, T> {
     fn drop(&mut self) {
         self.running
             .values()
-            .for_each(|running| running.handle.abort());
+            .filter_map(|running| running.handle.as_ref())
+            .for_each(AbortHandle::abort);
     }
 }
 
