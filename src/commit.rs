@@ -205,7 +205,11 @@ impl Shared {
 /// [`commit_tracker`].
 ///
 /// Completing, failing or retrying by offset is for code that does not hold the
-/// offset's [`InFlight`] guard; a task that does should use the guard.
+/// offset's [`InFlight`] guard; a task that does should use the guard. The two do not
+/// know of each other: a guard from a first attempt that is dropped unfinished after the
+/// offset was failed and [`retry`](Self::retry)ed by offset fails the retry too, so give
+/// each attempt its own guard (the one `retry` returns) and drop or finish the old one
+/// first.
 pub struct CommitTracker {
     shared: Arc<Shared>,
 }
@@ -379,7 +383,9 @@ impl fmt::Debug for InFlight {
 ///
 /// Yields every failure at once, and the watermark whenever it has moved and the
 /// [`Throttle`] allows; ends when every [`CommitTracker`] handle and guard is gone (after
-/// a final commit if one is due). Offsets still in flight then stay uncommitted: a
+/// a final commit if one is due). Failures wait in a queue until this stream takes them:
+/// while it is not polled the queue grows by one per failure (an offset that fails,
+/// is retried and fails again is reported each time), not with what is in flight. Offsets still in flight then stay uncommitted: a
 /// restart redoes them.
 ///
 /// # Panics

@@ -395,7 +395,9 @@ pub trait OrderedExt: Stream {
     ///
     /// Holds without bound; use [`ordered_by_key_with`](Self::ordered_by_key_with) for a
     /// total bound on held values. A key that drains frees its storage and keeps only its
-    /// watermark (see [`KeyedBuffer`](crate::KeyedBuffer)).
+    /// watermark (see [`KeyedBuffer`](crate::KeyedBuffer)) — needed to tell a late value
+    /// from a new one — so beyond the held values, memory grows by one key and one `u64`
+    /// for every distinct key the stream has seen.
     ///
     /// # Cancel safety
     ///

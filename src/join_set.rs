@@ -34,8 +34,8 @@ use crate::TaskError;
 /// more: a per-task timeout, a task's error as a value in its position
 /// ([`join_all`](Self::join_all) does not panic), introspection
 /// ([`in_flight`](Self::in_flight), [`buffered_len`](Self::buffered_len),
-/// [`next_seq`](Self::next_seq)), and it is a [`Stream`]. It needs `T: Send` (results
-/// travel over a channel) and has no `spawn_local` or `detach_all`.
+/// [`next_seq`](Self::next_seq)), and it is a [`Stream`]. It needs `T: Send` (every task
+/// is a tokio task, whose output crosses threads) and has no `spawn_local` or `detach_all`.
 ///
 /// A task that panics, times out (see [`with_task_timeout`](Self::with_task_timeout)) or
 /// is aborted yields a [`TaskError`] in its position. Dropping the set aborts every task

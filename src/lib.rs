@@ -2,7 +2,8 @@
 //!
 //! Work finishes in any order; `reorder` hands it to a sequential consumer in the order it
 //! was started, without losing anything, without hanging, and with memory bounded by
-//! configuration. Underneath everything is one idea: each result carries a sequence
+//! configuration (per-key ordering also keeps one watermark for every key it has seen).
+//! Underneath everything is one idea: each result carries a sequence
 //! number, and a reorder buffer (the next expected number, and the early arrivals: in
 //! slots indexed by seq near it, in a min-heap further ahead) releases each result only
 //! when its turn comes.
