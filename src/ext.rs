@@ -131,7 +131,9 @@ pub trait OrderedExt: Stream {
     ///
     /// # Panics
     ///
-    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    /// Panics if `limit` is 0. Polling the stream outside a tokio runtime panics when it
+    /// has an input to start (before taking it, so a caught panic loses nothing); with
+    /// nothing left to start, results already spawned are still handed out there.
     ///
     /// # Examples
     ///
@@ -215,7 +217,9 @@ pub trait OrderedExt: Stream {
     ///
     /// # Panics
     ///
-    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    /// Panics if `limit` is 0. Polling the stream outside a tokio runtime panics when it
+    /// has an input to start (before taking it, so a caught panic loses nothing); with
+    /// nothing left to start, results already spawned are still handed out there.
     ///
     /// # Examples
     ///
@@ -316,7 +320,9 @@ pub trait OrderedExt: Stream {
     ///
     /// # Panics
     ///
-    /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    /// Panics if `limit` is 0. Polling the stream outside a tokio runtime panics when it
+    /// has an input to start (before taking it, so a caught panic loses nothing); with
+    /// nothing left to start, results already spawned are still handed out there.
     ///
     /// # Examples
     ///

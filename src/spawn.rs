@@ -18,6 +18,11 @@ use crate::TaskError;
 /// How many windows of work may be started per unit of `limit` by default.
 const DEFAULT_WINDOW_PER_LIMIT: usize = 4;
 
+/// How many tasks one poll may start before it hands out what is ready and yields to the
+/// runtime: with a huge `limit` and `window` and an input that is always ready, starting
+/// work would otherwise never end and the poll never return.
+const LAUNCHES_PER_POLL: u32 = 1024;
+
 /// The two knobs of [`spawn_ordered_with`](crate::OrderedExt::spawn_ordered_with), plus an
 /// optional per-task timeout.
 ///
@@ -231,9 +236,11 @@ impl<S: Stream, T: Send + 'static> Driver<S, T> {
         // Count the tasks that finished since the last poll (the front one, usually, which
         // woke us), so that their slots are filled before its result is handed out.
         this.tasks.see_finished();
+        let mut budget = LAUNCHES_PER_POLL;
         loop {
             // Start work first, so workers stay busy while the consumer handles results.
-            while !*this.input_done
+            while budget > 0
+                && !*this.input_done
                 && this.tasks.in_flight() < *this.limit
                 && this.tasks.ahead() < *this.window
             {
@@ -242,7 +249,10 @@ impl<S: Stream, T: Send + 'static> Driver<S, T> {
                 // that catches the panic has lost nothing.
                 let runtime: &Handle = runtime.get_or_insert_with(Handle::current);
                 match this.input.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(input)) => launch(input, this.tasks, runtime),
+                    Poll::Ready(Some(input)) => {
+                        budget -= 1;
+                        launch(input, this.tasks, runtime);
+                    }
                     Poll::Ready(None) => *this.input_done = true,
                     Poll::Pending => break,
                 }
@@ -251,12 +261,19 @@ impl<S: Stream, T: Send + 'static> Driver<S, T> {
             let want_slots = !*this.input_done
                 && this.tasks.in_flight() >= *this.limit
                 && this.tasks.ahead() < *this.window;
-            match std::task::ready!(this.tasks.poll_step(cx, want_slots)) {
-                Step::Yield(outcome) => return Poll::Ready(Some(outcome)),
-                Step::Held => {}
+            // Out of starts for this poll: come back at once, after other tasks have run.
+            let exhausted = budget == 0;
+            match this.tasks.poll_step(cx, want_slots) {
+                Poll::Ready(Step::Yield(outcome)) => return Poll::Ready(Some(outcome)),
+                Poll::Ready(Step::Held) if !exhausted => {}
                 // The input has registered for a wake-up unless it is done.
-                Step::Idle if *this.input_done => return Poll::Ready(None),
-                Step::Idle => return Poll::Pending,
+                Poll::Ready(Step::Idle) if *this.input_done => return Poll::Ready(None),
+                _ => {
+                    if exhausted {
+                        cx.waker().wake_by_ref();
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }
