@@ -21,7 +21,7 @@ const DEFAULT_WINDOW_PER_LIMIT: usize = 4;
 /// How many tasks one poll may start before it hands out what is ready and yields to the
 /// runtime: with a huge `limit` and `window` and an input that is always ready, starting
 /// work would otherwise never end and the poll never return.
-const LAUNCHES_PER_POLL: u32 = 1024;
+pub(crate) const LAUNCHES_PER_POLL: u32 = 1024;
 
 /// The two knobs of [`spawn_ordered_with`](crate::OrderedExt::spawn_ordered_with), plus an
 /// optional per-task timeout.

@@ -18,6 +18,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 use crate::buffer::ReorderBuffer;
 use crate::error::TaskError;
 use crate::keyed::KeyedBuffer;
+use crate::spawn::LAUNCHES_PER_POLL;
 use crate::tasks::{spawn_blocking_reporting, spawn_reporting, Outcome, Report};
 
 /// How many inputs may be inside the stream per unit of `limit` by default.
@@ -442,9 +443,12 @@ where
         let mut this = self.project();
         let engine = this.engine;
         let mut runtime_checked = false;
+        // Starts per poll, so that a huge limit and window with an input that is always
+        // ready cannot keep one poll starting work for ever.
+        let mut budget = LAUNCHES_PER_POLL;
         loop {
             // Start work first, so workers stay busy while the consumer handles results.
-            while !*this.input_done && engine.may_pull() {
+            while budget > 0 && !*this.input_done && engine.may_pull() {
                 if !runtime_checked {
                     // Outside a runtime, panic before an input is taken, so that a caller
                     // that catches the panic has lost nothing.
@@ -453,6 +457,7 @@ where
                 }
                 match this.input.as_mut().poll_next(cx) {
                     Poll::Ready(Some(input)) => {
+                        budget -= 1;
                         let key = key_of(&input);
                         engine.admit(key, input, &mut launch);
                     }
@@ -468,13 +473,27 @@ where
                 // input always has an earlier input of its key running. The input has
                 // registered for a wake-up unless it is done.
                 debug_assert_eq!(engine.inside(), 0);
-                return if *this.input_done {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Pending
-                };
+                if *this.input_done {
+                    return Poll::Ready(None);
+                }
+                // Out of starts, the input was not polled to its `Pending`: nothing else
+                // would wake us.
+                if budget == 0 {
+                    cx.waker().wake_by_ref();
+                }
+                return Poll::Pending;
             }
-            let Some((seq, outcome)) = std::task::ready!(engine.rx.poll_recv(cx)) else {
+            let received = match engine.rx.poll_recv(cx) {
+                Poll::Ready(received) => received,
+                Poll::Pending => {
+                    // Out of starts for this poll: come back at once, after other tasks.
+                    if budget == 0 {
+                        cx.waker().wake_by_ref();
+                    }
+                    return Poll::Pending;
+                }
+            };
+            let Some((seq, outcome)) = received else {
                 // Unreachable: `engine.tx` keeps the channel open.
                 return Poll::Pending;
             };

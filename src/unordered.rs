@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use tokio::task::{Id, JoinSet};
 
 use crate::error::{TaskError, WatermarkError};
-use crate::spawn::SpawnConfig;
+use crate::spawn::{SpawnConfig, LAUNCHES_PER_POLL};
 use crate::watermark::Watermark;
 
 pin_project! {
@@ -220,8 +220,12 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut runtime = None;
+        // Starts per poll, so that a huge limit and window with an input that is always
+        // ready cannot keep one poll starting work for ever.
+        let mut budget = LAUNCHES_PER_POLL;
         // Start work first, so workers stay busy while the consumer handles results.
-        while !self.input_done
+        while budget > 0
+            && !self.input_done
             && self.tasks.len() < self.limit
             && self.next_spawn.saturating_sub(self.window_base()) < self.window
         {
@@ -230,6 +234,7 @@ where
             let this = self.as_mut().project();
             match this.input.poll_next(cx) {
                 Poll::Ready(Some(input)) => {
+                    budget -= 1;
                     let seq = *this.next_spawn;
                     let fut = (this.f)(input);
                     // Positions only grow, from 0: `register` cannot fail.
@@ -242,11 +247,18 @@ where
             }
         }
         let this = self.project();
-        let joined = match std::task::ready!(this.tasks.poll_join_next_with_id(cx)) {
-            // Nothing running: done if the input is; otherwise it registered a wake-up.
-            None if *this.input_done => return Poll::Ready(None),
-            None => return Poll::Pending,
-            Some(joined) => joined,
+        let joined = match this.tasks.poll_join_next_with_id(cx) {
+            Poll::Ready(Some(joined)) => joined,
+            // Nothing running: done if the input is.
+            Poll::Ready(None) if *this.input_done => return Poll::Ready(None),
+            // Out of starts for this poll, the input not polled to its `Pending`: come
+            // back at once, after other tasks. Otherwise the input or a task wakes us.
+            Poll::Ready(None) | Poll::Pending => {
+                if budget == 0 {
+                    cx.waker().wake_by_ref();
+                }
+                return Poll::Pending;
+            }
         };
         let (seq, outcome) = match joined {
             Ok((id, outcome)) => (this.running.remove(&id), outcome),

@@ -696,3 +696,42 @@ async fn into_inner_drops_held_values_and_returns_the_rest_of_the_input() {
     assert_eq!(dropped.get(), 6, "the held value was dropped, and the rest");
     assert_eq!(rest, [4]);
 }
+
+/// The same for `spawn_ordered_by_key_with` (in total order and per key) and
+/// `spawn_unordered_with`, which start work in their own loops: one poll starts at most
+/// so many tasks, then hands out what is ready or comes back after other tasks have run.
+#[test]
+fn an_endless_ready_input_without_limits_still_yields_by_key_and_unordered() {
+    for total_order in [false, true] {
+        let got = on_a_thread_within_10s(move || {
+            current_thread(false).block_on(async move {
+                let config = reorder::KeyedConfig::new(usize::MAX)
+                    .window(usize::MAX)
+                    .total_order(total_order);
+                stream::iter(0u64..)
+                    .spawn_ordered_by_key_with(config, |i| i % 3, |i| async move { i })
+                    .take(3)
+                    .map(Result::unwrap)
+                    .collect::<Vec<_>>()
+                    .await
+            })
+        });
+        assert_eq!(got, [0, 1, 2], "total_order({total_order})");
+    }
+    let got = on_a_thread_within_10s(|| {
+        current_thread(false).block_on(async {
+            let config = SpawnConfig::new(usize::MAX).window(usize::MAX);
+            let mut seen = stream::iter(0u64..)
+                .spawn_unordered_with(config, |i| async move { i })
+                .take(3)
+                .map(|(seq, result)| (seq, result.unwrap()))
+                .collect::<Vec<_>>()
+                .await;
+            seen.sort_unstable();
+            seen
+        })
+    });
+    // Completion order on one thread is spawn order, but only the set is promised.
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|&(seq, value)| seq == value));
+}
