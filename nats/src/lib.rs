@@ -21,7 +21,7 @@
 //! | a worker dies (or hangs) mid-job | its request times out and is sent again after a backoff; another worker of the group takes it |
 //! | the slow worker answers after all | the answer goes to the abandoned attempt's inbox and is dropped: each reply reaches the consumer once |
 //! | every attempt fails | [`DispatchError::Exhausted`] in the job's position, the payload handed back |
-//! | the handler returns `Err` or panics | [`DispatchError::Worker`] in the job's position; not retried |
+//! | the handler returns `Err` or panics, or its output is over the server's `max_payload` | [`DispatchError::Worker`] in the job's position; not retried |
 //! | nobody serves the subject | no-responders is retried like a timeout, so workers may start late |
 //! | the consumer drops the stream | every job in flight is abandoned |
 #![forbid(unsafe_code)]

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use async_nats::{Client, HeaderMap, Message, Subject};
+use async_nats::{Client, HeaderMap, Message, PublishErrorKind, Subject};
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::Semaphore;
@@ -141,10 +141,10 @@ impl Worker {
     /// completes; then drains and returns.
     ///
     /// The reply is the handler's `Ok` bytes. An `Err` (or a panic) is replied as an
-    /// error (an empty payload with a `Reorder-Error` header holding the message), which
-    /// a [`Dispatcher`](crate::Dispatcher) yields as
+    /// error (an empty payload with a `Reorder-Error` header holding the message, on one
+    /// line and cut to 4 KiB), which a [`Dispatcher`](crate::Dispatcher) yields as
     /// [`DispatchError::Worker`](crate::DispatchError::Worker) in the job's position,
-    /// without retrying it. A request without a reply subject is run and its output
+    /// without retrying it. So is an `Ok` output too big for the server's `max_payload`. A request without a reply subject is run and its output
     /// dropped.
     ///
     /// Drain: when `shutdown` completes the subscription is drained (the server sends
@@ -225,7 +225,24 @@ impl Worker {
                     return outcome.is_ok();
                 };
                 match outcome {
-                    Ok(output) => client.publish(reply, output).await.is_ok(),
+                    Ok(output) => {
+                        let len = output.len();
+                        match client.publish(reply.clone(), output).await {
+                            Ok(()) => true,
+                            Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                                // Unanswered, the job would time out and be run again,
+                                // to fail the same way: answer with the reason instead.
+                                let max = client.server_info().max_payload;
+                                let e = format!(
+                                    "the output ({len} bytes) is over the server's \
+                                     max_payload ({max} bytes)"
+                                );
+                                reply_error(&client, reply, &e).await;
+                                false
+                            }
+                            Err(_) => false,
+                        }
+                    }
                     Err(e) => {
                         reply_error(&client, reply, &e).await;
                         false
@@ -241,12 +258,20 @@ impl Worker {
     }
 }
 
+/// The longest error message a worker replies (in bytes, before the `…` that marks a cut).
+const MAX_ERROR_LEN: usize = 4096;
+
 async fn reply_error(client: &Client, reply: Subject, message: &str) {
-    // A header value is one line.
-    let line: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    // A header value is one line, and short: a message over the server's max_payload
+    // would not be sent at all, and the job would time out and be run again.
+    let mut line = String::new();
+    for c in message.chars() {
+        if line.len() + c.len_utf8() > MAX_ERROR_LEN {
+            line.push('…');
+            break;
+        }
+        line.push(if c.is_control() { ' ' } else { c });
+    }
     let mut headers = HeaderMap::new();
     headers.insert(ERROR_HEADER, line.as_str());
     let _ = client
