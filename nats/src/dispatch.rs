@@ -83,7 +83,9 @@ impl DispatchConfig {
     }
 
     /// How long one attempt waits for its reply before it is abandoned and the job is
-    /// sent again. `Duration::MAX` waits for ever.
+    /// sent again. `Duration::MAX` waits for ever — also for a reply lost with a worker
+    /// or a server that went away, so a job whose worker dies then waits until the run
+    /// is dropped: keep a finite timeout unless another layer watches for that.
     #[must_use = "builder methods return the changed settings"]
     pub const fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
