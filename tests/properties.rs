@@ -140,6 +140,50 @@ fn expected_adapter(first: u64, window: Option<usize>, arrivals: &[u64]) -> Vec<
     out
 }
 
+/// The schedule's arrivals as the adapter takes them: `(seq, (seq, id))`, `id` the
+/// arrival's index, so that the output says which copy came out.
+fn arrivals_of(seqs: &[u64]) -> Vec<(u64, Val)> {
+    seqs.iter()
+        .enumerate()
+        .map(|(id, &seq)| (seq, (seq, id as u64)))
+        .collect()
+}
+
+/// Drains `.ordered_with(first, window)` over `input` (the arrivals of `seqs`) and checks
+/// it against the model: exactly the model's items, the contract invariants, the window
+/// bounding what is held, nothing left held, and the stream ended.
+fn adapter_matches_model<S>(
+    first: u64,
+    window: Option<usize>,
+    seqs: &[u64],
+    input: S,
+) -> Result<(), TestCaseError>
+where
+    S: futures::Stream<Item = (u64, Val)> + Unpin,
+{
+    let mut config = ReorderConfig::new().first_seq(first);
+    if let Some(w) = window {
+        config = config.window(w);
+    }
+    let mut reorder = input.ordered_with(config);
+    let mut got = Vec::new();
+    futures::executor::block_on(async {
+        // Each arrival yields one item plus at most one `Missing`: a loop past that
+        // bound means the stream does not end.
+        while let Some(item) = reorder.next().await {
+            got.push(to_out(item));
+            prop_assert!(got.len() <= 2 * seqs.len() + 1, "stream does not end");
+        }
+        Ok(())
+    })?;
+    prop_assert_eq!(&got, &expected_adapter(first, window, seqs));
+    check_invariants(first, seqs.len() as u64, &got);
+    prop_assert!(reorder.peak_buffered() <= window.unwrap_or(usize::MAX));
+    prop_assert_eq!(reorder.buffered_len(), 0);
+    prop_assert!(futures::stream::FusedStream::is_terminated(&reorder));
+    Ok(())
+}
+
 /// A stream of `items` that returns `Pending` once (waking itself) before each item for
 /// which `pause_at(index)` holds, and before its end when `pause_at(len)` does.
 struct Pausing<T, P> {
@@ -186,27 +230,8 @@ proptest! {
     /// satisfies the contract invariants, the stream ends, and the window bounds memory.
     #[test]
     fn ordered_with_matches_model((first, window, seqs) in schedule()) {
-        let mut config = ReorderConfig::new().first_seq(first);
-        if let Some(w) = window {
-            config = config.window(w);
-        }
-        let input = seqs.iter().enumerate().map(|(id, &seq)| (seq, (seq, id as u64)));
-        let mut reorder = stream::iter(input).ordered_with(config);
-        let mut got = Vec::new();
-        futures::executor::block_on(async {
-            // Each arrival yields one item plus at most one `Missing`: a loop past that
-            // bound means the stream does not end.
-            while let Some(item) = reorder.next().await {
-                got.push(to_out(item));
-                prop_assert!(got.len() <= 2 * seqs.len() + 1, "stream does not end");
-            }
-            Ok(())
-        })?;
-        prop_assert_eq!(&got, &expected_adapter(first, window, &seqs));
-        check_invariants(first, seqs.len() as u64, &got);
-        prop_assert!(reorder.peak_buffered() <= window.unwrap_or(usize::MAX));
-        prop_assert_eq!(reorder.buffered_len(), 0);
-        prop_assert!(futures::stream::FusedStream::is_terminated(&reorder));
+        let input = stream::iter(arrivals_of(&seqs));
+        adapter_matches_model(first, window, &seqs, input)?;
     }
 
     /// The same with an input that now and then has nothing for now (`Pending`, then
@@ -217,25 +242,10 @@ proptest! {
         (first, window, seqs) in schedule(),
         pauses in any::<u64>(),
     ) {
-        let mut config = ReorderConfig::new().first_seq(first);
-        if let Some(w) = window {
-            config = config.window(w);
-        }
-        let input: Vec<_> = seqs.iter().enumerate().map(|(id, &seq)| (seq, (seq, id as u64))).collect();
         // Pause before item i when bit i % 64 of `pauses` is set, and before the end.
-        let pause_at = |i: usize| pauses >> (i % 64) & 1 == 1;
-        let mut reorder = Pausing::new(input, pause_at).ordered_with(config);
-        let mut got = Vec::new();
-        futures::executor::block_on(async {
-            while let Some(item) = reorder.next().await {
-                got.push(to_out(item));
-                prop_assert!(got.len() <= 2 * seqs.len() + 1, "stream does not end");
-            }
-            Ok(())
-        })?;
-        prop_assert_eq!(&got, &expected_adapter(first, window, &seqs));
-        prop_assert_eq!(reorder.buffered_len(), 0);
-        prop_assert!(futures::stream::FusedStream::is_terminated(&reorder));
+        let pause_at = move |i: usize| pauses >> (i % 64) & 1 == 1;
+        let input = Pausing::new(arrivals_of(&seqs), pause_at);
+        adapter_matches_model(first, window, &seqs, input)?;
     }
 
     /// A permutation of a contiguous range comes out exactly sorted, with no error, whatever
