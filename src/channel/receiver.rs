@@ -22,7 +22,7 @@ use crate::reorder::ARRIVALS_PER_POLL;
 type Item<T> = Result<T, ReorderError<T>>;
 
 /// Without a window, how many in-order items may pass between two publications of the
-/// watermark (see [`Receiver::publish_fast`]).
+/// watermark (see [`FastMiss::Publish`]).
 const LAZY_PUBLISH: u64 = 64;
 
 /// The receiving half of a reorder [`channel`](crate::channel): a [`Stream`] of values in
@@ -373,16 +373,41 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// On the in-order fast path: without a window no sender ever waits for the
-    /// watermark, which then only feeds [`Sender::next_seq`](crate::Sender::next_seq)
-    /// ("as last published"), so it is published every 64 items and whenever the
-    /// receiver has nothing to yield, not per item.
-    #[inline]
-    fn publish_fast(&mut self) {
-        if self.buffer.next_seq() == self.publish_at {
-            self.publish();
+    /// Whatever the in-order fast path could not finish by itself. Out of line, and
+    /// called from one place, so that the inlined part is the hit alone and the caller
+    /// sees that the hit always yields a value (were the hit and a publication rejoined
+    /// before returning, the item would make a round trip through memory).
+    #[inline(never)]
+    fn fast_miss(&mut self, cx: &mut Context<'_>, missed: FastMiss<T>) -> Poll<Option<Item<T>>> {
+        match missed {
+            FastMiss::Publish(value) => {
+                self.publish();
+                Poll::Ready(Some(Ok(value)))
+            }
+            FastMiss::Arrival(seq, value) => self.poll_general(cx, Some((seq, value))),
+            FastMiss::End => {
+                self.senders_gone = true;
+                self.poll_general(cx, None)
+            }
+            FastMiss::Pending => self.poll_general(cx, None),
         }
     }
+}
+
+/// What the in-order fast path hands to [`Receiver::fast_miss`].
+enum FastMiss<T> {
+    /// The next seq arrived and moved the watermark to `publish_at`: publish it, then
+    /// yield this value. Without a window no sender ever waits for the watermark, which
+    /// then only feeds [`Sender::next_seq`](crate::Sender::next_seq) ("as last
+    /// published"), so it is published every 64 items and whenever the receiver has
+    /// nothing to yield, not per item.
+    Publish(T),
+    /// Another seq arrived.
+    Arrival(u64, T),
+    /// Every sender is gone and the mpsc is drained.
+    End,
+    /// Nothing has arrived.
+    Pending,
 }
 
 impl<T> Stream for Receiver<T> {
@@ -394,18 +419,22 @@ impl<T> Stream for Receiver<T> {
         // In-order fast path: nothing held, and the next arrival is the next seq. Anything
         // else goes out of line, so that the inlined part is this hit alone.
         if this.fast {
-            match this.rx.poll_recv(cx) {
+            let missed = match this.rx.poll_recv(cx) {
                 Poll::Ready(Some((seq, value))) => {
                     if this.buffer.advance_if_next(seq) {
-                        this.publish_fast();
-                        return Poll::Ready(Some(Ok(value)));
+                        if this.buffer.next_seq() != this.publish_at {
+                            return Poll::Ready(Some(Ok(value)));
+                        }
+                        FastMiss::Publish(value)
+                    } else {
+                        FastMiss::Arrival(seq, value)
                     }
-                    return this.poll_general(cx, Some((seq, value)));
                 }
-                Poll::Ready(None) => this.senders_gone = true,
+                Poll::Ready(None) => FastMiss::End,
                 // The slow path registers for give-ups and parking senders, and looks.
-                Poll::Pending => {}
-            }
+                Poll::Pending => FastMiss::Pending,
+            };
+            return this.fast_miss(cx, missed);
         }
         this.poll_general(cx, None)
     }
