@@ -115,24 +115,32 @@ impl Shared {
     /// Publishes a new watermark and wakes the senders it admits.
     #[inline]
     pub(super) fn advance(&self, watermark: u64) {
+        if self.store_watermark(watermark) {
+            self.wake_admitted(watermark);
+        }
+    }
+
+    /// Publishes a new watermark; whether senders are parked, so that
+    /// [`wake_admitted`](Self::wake_admitted) must follow. No call in it: the receiver's
+    /// in-order fast path inlines it.
+    #[inline]
+    pub(super) fn store_watermark(&self, watermark: u64) -> bool {
         if self.window.is_none() {
             // No window, so no sender ever parks: the watermark only informs
             // `Sender::next_seq`, and a plain release store (no full fence) will do.
             self.watermark.store(watermark, Release);
-            return;
+            return false;
         }
         // The store and the load below pair with a parking sender's increment of `parked`
         // and its re-check of the watermark (both `SeqCst`): one of the two sides sees
         // the other, so a sender never sleeps through the watermark that admits it.
         self.watermark.store(watermark, SeqCst);
-        if self.parked.load(SeqCst) == 0 {
-            return;
-        }
-        self.wake_admitted(watermark);
+        self.parked.load(SeqCst) != 0
     }
 
+    /// Wakes the parked senders that `watermark` admits.
     #[inline(never)]
-    fn wake_admitted(&self, watermark: u64) {
+    pub(super) fn wake_admitted(&self, watermark: u64) {
         let mut admitted = Vec::new();
         {
             let mut waiters = lock(&self.waiters);
