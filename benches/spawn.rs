@@ -145,6 +145,35 @@ async fn cpu_spawn_ordered(rounds: u64) {
     check.finish();
 }
 
+/// How tokio ran `spawn_ordered`'s CPU jobs, printed once per bench run: the most results
+/// that waited for an earlier one, and how many jobs started before the job just ahead
+/// of them in the input. A task spawned from a worker goes to that worker's LIFO slot and runs before
+/// the tasks queued ahead of it, so new jobs overtake old ones and the window fills.
+fn cpu_schedule_report(rt: &Runtime, rounds: u64) {
+    let (peak, overtaking) = rt.block_on(async move {
+        tokio::spawn(async move {
+            let mut out = stream::iter(0..CPU_JOBS).spawn_ordered(CPU_LIMIT, move |i| async move {
+                let started = Instant::now();
+                (cpu_job(i, rounds), started)
+            });
+            let (mut overtaking, mut last_start) = (0, None);
+            while let Some(result) = out.next().await {
+                let (_, started) = result.expect("job ran");
+                overtaking += usize::from(last_start.is_some_and(|last| started < last));
+                last_start = Some(started);
+            }
+            (out.peak_buffered(), overtaking)
+        })
+        .await
+        .expect("consumer task")
+    });
+    eprintln!(
+        "spawn bench: spawn_ordered CPU jobs, limit {CPU_LIMIT}, window {}: peak buffered \
+         {peak}; {overtaking} of {CPU_JOBS} jobs started before the job just ahead of them",
+        SpawnConfig::new(CPU_LIMIT).get_window()
+    );
+}
+
 /// `spawn_ordered` over the CPU jobs with every job in flight at once (limit and window
 /// `CPU_JOBS`), as `JoinSet` + sort has them: for information.
 async fn cpu_spawn_ordered_unbounded(rounds: u64) {
@@ -621,6 +650,7 @@ fn bench_ratios(c: &mut Criterion<Ratio>) {
     let rt = runtime();
     let rounds = calibrate();
 
+    cpu_schedule_report(&rt, rounds);
     let mut group = c.benchmark_group("ratio_spawn_cpu");
     group
         .sampling_mode(SamplingMode::Flat)
