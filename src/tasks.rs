@@ -230,6 +230,9 @@ impl<T: Send + 'static> Tasks<T> {
         let seq = self.next_seq;
         self.handles.pop_front();
         self.next_seq += 1;
+        // Later tasks that finished with this one wait now: the peak must cover them even
+        // if no poll ever found the front pending.
+        self.peak = self.peak.max(self.buffered_len());
         outcome(seq, joined)
     }
 }
