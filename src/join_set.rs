@@ -39,7 +39,8 @@ use crate::TaskError;
 ///
 /// A task that panics, times out (see [`with_task_timeout`](Self::with_task_timeout)) or
 /// is aborted yields a [`TaskError`] in its position. Dropping the set aborts every task
-/// still running.
+/// still running. (A blocking closure that has started cannot be aborted: it runs to its
+/// end, and its result stands.)
 ///
 /// # Examples
 ///
@@ -94,6 +95,11 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
     }
 
     /// An empty set with room for `capacity` tasks before it reallocates.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the room needed overflows, as `VecDeque::with_capacity` does
+    /// (`usize::MAX` does); an allocation that fails aborts the process.
     pub fn with_capacity(capacity: usize) -> Self {
         let mut set = Self::new();
         set.tasks.reserve(capacity);
@@ -246,7 +252,8 @@ impl<T: Send + 'static> OrderedJoinSet<T> {
 
     /// Aborts every task not yet finished. Each of them still yields, in its position, a
     /// [`TaskError`] for which [`is_cancelled`](TaskError::is_cancelled) is true; results
-    /// already in are kept.
+    /// already in are kept. A blocking closure that has started cannot be stopped: it runs
+    /// to its end and its result stands. Tasks spawned afterwards are not affected.
     pub fn abort_all(&mut self) {
         self.tasks.abort_all();
     }
@@ -348,7 +355,8 @@ where
 /// Returned by [`OrderedJoinSet::spawn`] and its siblings. Aborting a task that has not
 /// finished makes it yield a [`TaskError`] for which
 /// [`is_cancelled`](TaskError::is_cancelled) is true, in its own position; the other
-/// tasks go on. Aborting a finished task does nothing: its result stands. Dropping the
+/// tasks go on. Aborting a finished task, or a blocking closure that has started, does
+/// nothing: its result stands. Dropping the
 /// handle does nothing either (the set still owns the task).
 ///
 /// # Examples
@@ -387,7 +395,8 @@ impl TaskHandle {
     }
 
     /// Aborts the task if it has not finished; it then yields a cancellation in its
-    /// position. A blocking closure that has started runs to its end.
+    /// position. A blocking closure that has started runs to its end, and yields its
+    /// result as if it had not been aborted.
     pub fn abort(&self) {
         self.abort.abort();
     }
