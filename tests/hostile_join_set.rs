@@ -145,7 +145,9 @@ async fn a_flood_consumed_by_every_entry_point_keeps_order_and_counts() {
             assert_eq!(set.next_seq(), taken);
             assert_eq!(set.in_flight() + set.buffered_len(), set.len());
             assert_eq!(set.size_hint(), (set.len(), Some(set.len())));
-            assert_eq!(set.is_empty(), set.len() == 0);
+            #[allow(clippy::len_zero)] // the two must agree
+            let empty_by_len = set.len() == 0;
+            assert_eq!(set.is_empty(), empty_by_len);
             assert!(set.peak_buffered() >= set.buffered_len());
             assert!(set.peak_buffered() >= *peak_seen, "the peak went down");
             *peak_seen = set.peak_buffered();
@@ -629,4 +631,76 @@ async fn size_hints_bracket_what_is_left_at_every_step() {
         assert_eq!(left, 0);
     })
     .await;
+}
+
+/// `with_task_timeout(Duration::MAX)` means "never", whatever waits: a task that never
+/// finishes must not time out, even after the clock has run 100 years (paused time jumps
+/// straight to the next timer, so a far-but-finite deadline would be reached at once).
+#[tokio::test(start_paused = true)]
+async fn a_duration_max_task_timeout_never_fires_even_after_a_century() {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+    let mut set = OrderedJoinSet::with_task_timeout(Duration::MAX);
+    set.spawn(std::future::pending::<u64>());
+    let waited = tokio::time::timeout(CENTURY, set.join_next()).await;
+    assert!(waited.is_err(), "the task timed out: {:?}", waited.unwrap());
+
+    let config = SpawnConfig::new(1).task_timeout(Duration::MAX);
+    let mut s = stream::iter([0u64]).try_spawn_ordered_with(config, |_| async {
+        std::future::pending::<Result<u64, ()>>().await
+    });
+    let waited = tokio::time::timeout(CENTURY, s.next()).await;
+    assert!(waited.is_err(), "the job timed out: {:?}", waited.unwrap());
+}
+
+/// A set whose tasks run on a runtime without timers, with a task timeout: each task's
+/// timeout panics inside the task, which must read as that task's panic, in its position
+/// (not a cancellation, not a hang).
+#[test]
+fn a_task_timeout_on_a_runtime_without_timers_is_the_tasks_panic() {
+    quiet_injected_panics();
+    let no_timers = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut set = OrderedJoinSet::with_task_timeout(Duration::from_secs(1));
+    set.spawn_on(async { 0u8 }, no_timers.handle());
+    set.spawn_blocking_on(|| 1, no_timers.handle()); // no timeout applies: fine
+    let out = no_timers.block_on(set.join_all());
+    let e = out[0].as_ref().unwrap_err();
+    assert!(e.is_panic() && e.seq() == 0, "{e:?}");
+    assert_eq!(*out[1].as_ref().unwrap(), 1);
+}
+
+/// Promise (`spawn_on`): "for a set owned outside that runtime". The set is filled and
+/// drained from a plain thread with no runtime: `try_join_next` and a `join_next` driven
+/// by `futures::executor` work there, in order.
+#[test]
+fn a_set_owned_outside_the_runtime_is_drained_outside_it() {
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let (tx, rx) = std_mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(rx);
+    let mut set = OrderedJoinSet::new();
+    set.spawn_blocking_on(
+        move || {
+            gate.lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap();
+            0u64
+        },
+        workers.handle(),
+    );
+    for i in 1..4u64 {
+        set.spawn_on(async move { i }, workers.handle());
+    }
+    assert!(set.try_join_next().is_none(), "0 has not finished");
+    tx.send(()).unwrap();
+    let first = futures::executor::block_on(set.join_next())
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, 0);
+    let rest = futures::executor::block_on(set.join_all());
+    assert_eq!(ok_values(rest), [1, 2, 3]);
 }
