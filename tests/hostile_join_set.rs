@@ -704,3 +704,127 @@ fn a_set_owned_outside_the_runtime_is_drained_outside_it() {
     let rest = futures::executor::block_on(set.join_all());
     assert_eq!(ok_values(rest), [1, 2, 3]);
 }
+
+/// Construction panics of `try_spawn_ordered` and `BlockingConfig` point at the caller
+/// (`spawn_ordered`'s and `SpawnConfig`'s are checked in `spawn.rs`).
+#[test]
+fn try_spawn_and_blocking_config_panics_point_at_the_caller() {
+    let this_file = file!();
+    let first_line = line!();
+    let cases: [(&str, fn()); 4] = [
+        ("try_spawn_ordered(0)", || {
+            let _ = stream::iter(0..1u8).try_spawn_ordered(0, |i| async move { Ok::<_, ()>(i) });
+        }),
+        ("BlockingConfig::new(0)", || {
+            let _ = BlockingConfig::new(0);
+        }),
+        ("BlockingConfig window 3 < limit 4", || {
+            let _ = BlockingConfig::new(4).window(3);
+        }),
+        (
+            "spawn_ordered_blocking_with(BlockingConfig::new(0))",
+            || {
+                let _ =
+                    stream::iter(0..1u8).spawn_ordered_blocking_with(BlockingConfig::new(0), |i| i);
+            },
+        ),
+    ];
+    let last_line = line!();
+    for (what, f) in cases {
+        let (file, line) = panic_location(f);
+        assert_eq!(file, this_file, "{what}: reported at {file}:{line}");
+        assert!(
+            (first_line..=last_line).contains(&line),
+            "{what}: reported at line {line}, not {first_line}..={last_line}"
+        );
+    }
+}
+
+/// Documented panic of `try_spawn_ordered` and `spawn_ordered_blocking`: polled outside a
+/// runtime with an input to start, they panic before taking it; the stream then goes on
+/// in a runtime with every input.
+#[test]
+fn try_spawn_and_blocking_polled_outside_a_runtime_lose_nothing() {
+    let runtime = current_thread(false);
+    let mut t = stream::iter(0..3u64).try_spawn_ordered(2, |i| async move { Ok::<_, ()>(i) });
+    let outside =
+        std::panic::catch_unwind(AssertUnwindSafe(|| futures::executor::block_on(t.next())));
+    assert!(outside.is_err());
+    assert_eq!(t.get_ref().size_hint(), (3, Some(3)), "an input was taken");
+    let all: Vec<_> = runtime.block_on(within(t.collect()));
+    assert_eq!(
+        all.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+
+    let mut b = stream::iter(0..3u64).spawn_ordered_blocking(2, |i| i);
+    let outside =
+        std::panic::catch_unwind(AssertUnwindSafe(|| futures::executor::block_on(b.next())));
+    assert!(outside.is_err());
+    assert_eq!(b.get_ref().size_hint(), (3, Some(3)), "an input was taken");
+    assert_eq!(b.next_seq(), 0);
+    assert_eq!(ok_values(runtime.block_on(within(b.collect()))), [0, 1, 2]);
+}
+
+/// A consumer parked in `join_next` on one runtime while the tasks' runtime shuts down
+/// (from another thread) is woken, and gets `Cancelled` in place — no hang.
+#[test]
+fn a_parked_consumer_is_woken_when_the_tasks_runtime_shuts_down() {
+    let doomed = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let mut set = OrderedJoinSet::new();
+    set.spawn_on(std::future::pending::<u64>(), doomed.handle());
+    set.spawn_on(async { 1 }, doomed.handle());
+    let consumer = current_thread(false);
+    let out = consumer.block_on(within(async move {
+        // Most likely parked by then; the result must be the same either way.
+        let shut = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(doomed);
+        });
+        let first = set.join_next().await;
+        shut.join().unwrap();
+        let rest: Vec<_> = set.collect().await;
+        (first, rest)
+    }));
+    let e = out.0.unwrap().unwrap_err();
+    assert!(e.is_cancelled() && e.seq() == 0, "{e:?}");
+    assert_eq!(out.1.len(), 1);
+    // The finished task may have run before the shutdown, or been dropped by it.
+    match &out.1[0] {
+        Ok(v) => assert_eq!(*v, 1),
+        Err(e) => assert!(e.is_cancelled() && e.seq() == 1, "{e:?}"),
+    }
+}
+
+/// Promise: dropping the set aborts every task still running — also when it is dropped on
+/// a thread with no runtime.
+#[test]
+fn dropping_the_set_outside_a_runtime_aborts_its_tasks() {
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let dropped = Counter::default();
+    let mut set = OrderedJoinSet::new();
+    for _ in 0..3 {
+        let guard = DropGuard(dropped.clone());
+        set.spawn_on(
+            async move {
+                std::future::pending::<()>().await;
+                drop(guard);
+            },
+            workers.handle(),
+        );
+    }
+    drop(set);
+    for _ in 0..1_000 {
+        if dropped.get() == 3 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("only {} of 3 tasks were aborted", dropped.get());
+}
