@@ -828,3 +828,144 @@ fn dropping_the_set_outside_a_runtime_aborts_its_tasks() {
     }
     panic!("only {} of 3 tasks were aborted", dropped.get());
 }
+
+// ---------------------------------------------------------------------------------------
+// Random schedules against a model
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect {
+    Running,
+    Value,
+    Panic,
+    Cancelled,
+}
+
+/// One random schedule of spawns, releases, panics, handle aborts, `abort_all`s, spawns
+/// after drains, and consumption through every entry point (`join_next` dropped after one
+/// poll, `try_join_next`, `poll_next`), on a paused current-thread runtime where each step
+/// settles: every position yields exactly once, in order, with the outcome the model says
+/// (released before aborted: its value or its panic; aborted first: `Cancelled`).
+async fn random_schedule(seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut set = OrderedJoinSet::new();
+    let mut model: Vec<Expect> = Vec::new();
+    let mut panics: Vec<bool> = Vec::new();
+    let mut txs: Vec<Option<oneshot::Sender<()>>> = Vec::new();
+    let mut handles = Vec::new();
+    let mut taken = 0usize;
+    let check_taken = |r: Result<u64, reorder::TaskError>, pos: usize, model: &[Expect]| {
+        match (model[pos], &r) {
+            (Expect::Value, Ok(v)) => assert_eq!(*v, pos as u64, "seed {seed}"),
+            (Expect::Panic, Err(e)) if e.is_panic() => {}
+            (Expect::Cancelled, Err(e)) if e.is_cancelled() => {}
+            (want, got) => panic!("seed {seed}: position {pos}: want {want:?}, got {got:?}"),
+        }
+        if let Err(e) = &r {
+            assert_eq!(e.seq(), pos as u64, "seed {seed}");
+        }
+    };
+    for _step in 0..120 {
+        match rng.random_range(0..10) {
+            0..=2 => {
+                let (tx, rx) = oneshot::channel::<()>();
+                let pos = model.len() as u64;
+                let boom = rng.random_range(0..6) == 0;
+                let h = set.spawn(async move {
+                    if rx.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                    assert!(!boom, "injected: task {pos}");
+                    pos
+                });
+                assert_eq!(h.seq(), pos, "seed {seed}");
+                handles.push(h);
+                model.push(Expect::Running);
+                panics.push(boom);
+                txs.push(Some(tx));
+            }
+            3..=4 => {
+                let running: Vec<_> = (0..model.len())
+                    .filter(|&p| model[p] == Expect::Running)
+                    .collect();
+                if let Some(&p) = running.get(rng.random_range(0..running.len().max(1))) {
+                    txs[p].take().unwrap().send(()).unwrap();
+                    model[p] = if panics[p] {
+                        Expect::Panic
+                    } else {
+                        Expect::Value
+                    };
+                }
+            }
+            5 if !handles.is_empty() => {
+                let p = rng.random_range(0..handles.len());
+                handles[p].abort();
+                if model[p] == Expect::Running {
+                    model[p] = Expect::Cancelled;
+                }
+            }
+            6 if rng.random_range(0..4) == 0 => {
+                set.abort_all();
+                for m in model[taken..].iter_mut() {
+                    if *m == Expect::Running {
+                        *m = Expect::Cancelled;
+                    }
+                }
+            }
+            7 => {
+                let mut fut = task::spawn(set.join_next());
+                if let std::task::Poll::Ready(r) = fut.poll() {
+                    drop(fut);
+                    match r {
+                        Some(r) => {
+                            check_taken(r, taken, &model);
+                            taken += 1;
+                        }
+                        None => assert_eq!(taken, model.len(), "seed {seed}"),
+                    }
+                }
+            }
+            8 => {
+                while let Some(r) = set.try_join_next() {
+                    check_taken(r, taken, &model);
+                    taken += 1;
+                }
+            }
+            _ => {}
+        }
+        settle().await;
+        assert_eq!(set.len(), model.len() - taken, "seed {seed}");
+        assert_eq!(set.next_seq(), taken as u64, "seed {seed}");
+        assert_eq!(
+            set.in_flight() + set.buffered_len(),
+            set.len(),
+            "seed {seed}"
+        );
+        assert!(set.peak_buffered() >= set.buffered_len(), "seed {seed}");
+    }
+    // Release what still runs, then drain through the stream.
+    for (p, m) in model.iter_mut().enumerate() {
+        if *m == Expect::Running {
+            txs[p].take().unwrap().send(()).unwrap();
+            *m = if panics[p] {
+                Expect::Panic
+            } else {
+                Expect::Value
+            };
+        }
+    }
+    while let Some(r) = set.next().await {
+        check_taken(r, taken, &model);
+        taken += 1;
+    }
+    assert_eq!(taken, model.len(), "seed {seed}");
+    assert_eq!((set.len(), set.in_flight(), set.buffered_len()), (0, 0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn random_schedules_match_the_model() {
+    quiet_injected_panics();
+    for seed in 0..150 {
+        within(random_schedule(seed)).await;
+    }
+}
