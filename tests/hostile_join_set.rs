@@ -969,3 +969,50 @@ async fn random_schedules_match_the_model() {
         within(random_schedule(seed)).await;
     }
 }
+
+/// The recipe in `BlockingConfig`'s docs: to bound a blocking job's time, run it as an
+/// async task under `task_timeout` that awaits a `spawn_blocking` handle. The timeout gives
+/// up on the result, in its position; the thread still runs the closure to its end; the
+/// others go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blocking_timeout_recipe_gives_up_on_the_result_not_the_thread() {
+    within(async {
+        let (release, gate) = std_mpsc::channel::<()>();
+        let gate = std::sync::Arc::new(std::sync::Mutex::new(gate));
+        let finished = Counter::default();
+        let f = finished.clone();
+        let config = SpawnConfig::new(2).task_timeout(Duration::from_millis(50));
+        let out: Vec<_> = stream::iter(0..3u64)
+            .spawn_ordered_with(config, move |i| {
+                let gate = gate.clone();
+                let f = f.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || {
+                        if i == 1 {
+                            gate.lock()
+                                .unwrap()
+                                .recv_timeout(Duration::from_secs(10))
+                                .unwrap();
+                            f.incr();
+                        }
+                        i
+                    })
+                    .await
+                    .unwrap()
+                }
+            })
+            .collect()
+            .await;
+        assert_eq!(*out[0].as_ref().unwrap(), 0);
+        let e = out[1].as_ref().unwrap_err();
+        assert!(e.is_timeout() && e.seq() == 1, "{e:?}");
+        assert_eq!(*out[2].as_ref().unwrap(), 2);
+        assert_eq!(finished.get(), 0, "the closure was still blocked");
+        release.send(()).unwrap();
+        eventually("the thread ran the closure to its end", || {
+            finished.get() == 1
+        })
+        .await;
+    })
+    .await;
+}
