@@ -88,21 +88,27 @@ async fn stream_peak_buffered_is_never_below_buffered_len() {
             tx.send(i).unwrap();
             i
         });
-        assert_pending!(futures::poll!(b.next()));
-        // Wait until every closure has run (the blocking pool is off the paused clock).
-        let mut ran = 0;
-        eventually("the three closures ran", || {
-            while rx.try_recv().is_ok() {
-                ran += 1;
-            }
-            ran == 3
-        })
-        .await;
-        // Their results may still be on their way into the handles: poll until 0 is out.
-        let first = loop {
-            tokio::task::yield_now().await;
-            if let std::task::Poll::Ready(r) = futures::poll!(b.next()) {
-                break r;
+        // The first poll starts all three; a fast closure may already be done then.
+        let first = match futures::poll!(b.next()) {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => {
+                // Wait until every closure has run (the blocking pool is off the paused
+                // clock), then poll until 0 is out: their results may still be on their
+                // way into the handles.
+                let mut ran = 0;
+                eventually("the three closures ran", || {
+                    while rx.try_recv().is_ok() {
+                        ran += 1;
+                    }
+                    ran == 3
+                })
+                .await;
+                loop {
+                    tokio::task::yield_now().await;
+                    if let std::task::Poll::Ready(r) = futures::poll!(b.next()) {
+                        break r;
+                    }
+                }
             }
         };
         assert_eq!(first.expect("result 0").unwrap(), 0);
@@ -1013,6 +1019,21 @@ async fn the_blocking_timeout_recipe_gives_up_on_the_result_not_the_thread() {
             finished.get() == 1
         })
         .await;
+    })
+    .await;
+}
+
+/// Promise (`TaskHandle::id`): "the tokio task id, as `tokio::task::id()` reports inside
+/// the task" — for async tasks and blocking closures alike.
+#[tokio::test]
+async fn handle_ids_match_the_ids_seen_inside_async_and_blocking_tasks() {
+    within(async {
+        let mut set = OrderedJoinSet::new();
+        let a = set.spawn(async { tokio::task::try_id() });
+        let b = set.spawn_blocking(tokio::task::try_id);
+        let out = ok_values(set.join_all().await);
+        assert_eq!(out, [Some(a.id()), Some(b.id())]);
+        assert_ne!(a.id(), b.id());
     })
     .await;
 }
