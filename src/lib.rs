@@ -109,7 +109,7 @@
 //! | seqs near `u64::MAX`, a first seq other than 0 | correct, no overflow |
 //! | a spawned task panics or times out | a [`TaskError`] in that task's position; the rest go on |
 //! | a slow input of key A ([`spawn_ordered_by_key`](OrderedExt::spawn_ordered_by_key), [`ordered_by_key`](OrderedExt::ordered_by_key)) | only A's later results wait; other keys flow |
-//! | the consumer drops a task stream or set | every task it spawned is aborted |
+//! | the consumer drops a task stream or set | every task it spawned is aborted (a blocking closure already running finishes; its result is dropped) |
 //! | a [`Ticket`] is dropped before its turn, or a turn's holder panics | the turn passes on; nobody hangs |
 //! | a failed item under a commit watermark (a failed or dropped [`InFlight`], an `Err` from [`spawn_unordered`](OrderedExt::spawn_unordered)) | the watermark stops below it and the failure is reported; never committed silently |
 //! | a watermark is completed out of order, twice, or registered backwards | a [`WatermarkError`] naming the offset; nothing changes |
