@@ -520,8 +520,10 @@ impl Stream for Commits {
                     }
                     Due::At(at) => {
                         // Registered first, so news from a task still wakes us early.
-                        state.waker = Some(cx.waker().clone());
+                        let replaced = state.waker.replace(cx.waker().clone());
                         drop(state);
+                        // Outside the lock: its last reference may own a guard.
+                        drop(replaced);
                         let sleep = this
                             .sleep
                             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
@@ -541,7 +543,11 @@ impl Stream for Commits {
                 this.done = true;
                 return Poll::Ready(None);
             }
-            state.waker = Some(cx.waker().clone());
+            let replaced = state.waker.replace(cx.waker().clone());
+            drop(state);
+            // Outside the lock: a waker's last reference may own a guard or a tracker,
+            // whose drop takes the lock.
+            drop(replaced);
             return Poll::Pending;
         }
     }
