@@ -78,8 +78,10 @@ pub fn commit_tracker(base: u64) -> (CommitTracker, Commits) {
         shared: Arc::clone(&shared),
         throttle: Throttle::new(),
         committed_passed: 0,
+        committed: base,
         last_commit: None,
         sleep: None,
+        sleep_runtime: None,
         done: false,
     };
     (CommitTracker { shared }, commits)
@@ -383,7 +385,7 @@ impl fmt::Debug for InFlight {
 ///
 /// Yields every failure at once, and the watermark whenever it has moved and the
 /// [`Throttle`] allows; ends when every [`CommitTracker`] handle and guard is gone (after
-/// a final commit if one is due). Failures wait in a queue until this stream takes them:
+/// a final commit if one is due) — until a [`retry`](Self::retry) reopens it. Failures wait in a queue until this stream takes them:
 /// while it is not polled the queue grows by one per failure (an offset that fails,
 /// is retried and fails again is reported each time), not with what is in flight. Offsets still in flight then stay uncommitted: a
 /// restart redoes them.
@@ -402,8 +404,16 @@ pub struct Commits {
     throttle: Throttle,
     /// `Watermark::passed` at the previous commit.
     committed_passed: u64,
+    /// The watermark at the previous commit (the base before the first): passing
+    /// `u64::MAX` does not move it, as it saturates.
+    committed: u64,
     last_commit: Option<Instant>,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// The runtime whose timer `sleep` is registered with: a sleep of a runtime that has
+    /// shut down panics when polled, so another runtime gets a sleep of its own.
+    sleep_runtime: Option<tokio::runtime::Id>,
+    /// `None` was yielded, and nothing has happened since (a [`Commits::retry`] after
+    /// the end reopens the stream).
     done: bool,
 }
 
@@ -422,7 +432,8 @@ impl Commits {
     /// Retries a failed `offset` in its own place, as [`CommitTracker::retry`]: the
     /// committer that saw [`CommitEvent::Failed`] can act on it without holding a
     /// tracker (which would keep this stream from ending). The guard keeps the stream
-    /// open until the retry settles.
+    /// open until the retry settles; called after the stream has ended, it reopens it
+    /// until then.
     ///
     /// # Errors
     ///
@@ -498,25 +509,29 @@ impl Stream for Commits {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CommitEvent>> {
         let this = &mut *self;
-        if this.done {
-            return Poll::Ready(None);
-        }
         loop {
             let mut state = this.shared.lock();
             while let Some(offset) = state.failures.pop_front() {
                 // Retried or handled since it failed: no longer news.
                 if state.watermark.is_failed(offset) {
+                    this.done = false;
                     return Poll::Ready(Some(CommitEvent::Failed(offset)));
                 }
             }
             let passed = state.watermark.passed();
+            if passed != this.committed_passed && state.watermark.get() == this.committed {
+                // Saturated at `u64::MAX`: passed more, but the watermark has not moved.
+                this.committed_passed = passed;
+            }
             if passed != this.committed_passed {
                 match this.due(&state) {
                     Due::Now(at) => {
                         this.committed_passed = passed;
+                        this.committed = state.watermark.get();
                         this.last_commit = at;
                         this.sleep = None;
-                        return Poll::Ready(Some(CommitEvent::Commit(state.watermark.get())));
+                        this.done = false;
+                        return Poll::Ready(Some(CommitEvent::Commit(this.committed)));
                     }
                     Due::At(at) => {
                         // Registered first, so news from a task still wakes us early.
@@ -524,12 +539,19 @@ impl Stream for Commits {
                         drop(state);
                         // Outside the lock: its last reference may own a guard.
                         drop(replaced);
-                        let sleep = this
-                            .sleep
-                            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-                        if sleep.deadline() != at {
-                            sleep.as_mut().reset(at);
-                        }
+                        let runtime = tokio::runtime::Handle::current().id();
+                        let sleep = match this.sleep.as_mut() {
+                            Some(sleep) if this.sleep_runtime == Some(runtime) => {
+                                if sleep.deadline() != at {
+                                    sleep.as_mut().reset(at);
+                                }
+                                sleep
+                            }
+                            _ => {
+                                this.sleep_runtime = Some(runtime);
+                                this.sleep.insert(Box::pin(tokio::time::sleep_until(at)))
+                            }
+                        };
                         if sleep.as_mut().poll(cx).is_ready() {
                             this.sleep = None;
                             continue;
@@ -543,6 +565,7 @@ impl Stream for Commits {
                 this.done = true;
                 return Poll::Ready(None);
             }
+            this.done = false;
             let replaced = state.waker.replace(cx.waker().clone());
             drop(state);
             // Outside the lock: a waker's last reference may own a guard or a tracker,
@@ -554,8 +577,16 @@ impl Stream for Commits {
 }
 
 impl FusedStream for Commits {
+    /// Whether the stream has ended and nothing has happened since: a retry through
+    /// [`Commits::retry`] after the end reopens it.
     fn is_terminated(&self) -> bool {
-        self.done
+        if !self.done {
+            return false;
+        }
+        let state = self.shared.lock();
+        state.handles == 0
+            && state.failures.is_empty()
+            && state.watermark.passed() == self.committed_passed
     }
 }
 

@@ -105,3 +105,83 @@ fn a_replaced_waker_that_owns_a_guard_is_dropped_outside_the_lock() {
         assert_eq!(events, expected);
     }
 }
+
+/// Promise (`commit_tracker`): `Commit` comes "when the watermark ... has moved". At
+/// `u64::MAX` it saturates: completing `u64::MAX` does not move it, so no second
+/// `Commit(u64::MAX)`; nor a commit of the base when the base is `u64::MAX`.
+#[tokio::test]
+async fn a_saturated_watermark_is_not_committed_twice() {
+    let (tracker, mut commits) = commit_tracker(u64::MAX - 1);
+    tracker.register(u64::MAX - 1).unwrap().complete();
+    assert_eq!(
+        within(commits.next()).await,
+        Some(CommitEvent::Commit(u64::MAX))
+    );
+    tracker.register(u64::MAX).unwrap().complete();
+    assert!(tracker.is_exhausted());
+    drop(tracker);
+    assert_eq!(
+        within(commits.next()).await,
+        None,
+        "the watermark did not move"
+    );
+
+    let (tracker, mut commits) = commit_tracker(u64::MAX);
+    tracker.register(u64::MAX).unwrap().complete();
+    drop(tracker);
+    assert_eq!(
+        within(commits.next()).await,
+        None,
+        "the base is the watermark"
+    );
+}
+
+/// Promise (`Commits::retry`): "The guard keeps the stream open until the retry
+/// settles" — also when the committer had already read the end (a retry deferred until
+/// after the loop): the retry's outcome is still yielded, then the stream ends again.
+#[tokio::test]
+async fn a_retry_after_the_end_reopens_the_stream_until_it_settles() {
+    let (tracker, mut commits) = commit_tracker(0);
+    tracker.register(0).unwrap().complete();
+    tracker.register(1).unwrap().fail();
+    drop(tracker);
+    let mut events = Vec::new();
+    while let Some(event) = within(commits.next()).await {
+        events.push(event);
+    }
+    assert_eq!(events, [CommitEvent::Failed(1), CommitEvent::Commit(1)]);
+    assert!(commits.is_terminated());
+    let retry = commits.retry(1).unwrap();
+    assert!(!commits.is_terminated(), "a guard is alive again");
+    retry.fail();
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(1)));
+    let retry = commits.retry(1).unwrap();
+    retry.complete();
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(2)));
+    assert_eq!(within(commits.next()).await, None);
+    assert!(commits.is_terminated());
+}
+
+/// Promise (bug table: "a Reorder whose timer was armed on a runtime that shut down
+/// panicked when polled on another runtime" — fixed there). The throttle's sleep is a
+/// timer too: a committer moved to a new runtime while a commit was held back must
+/// still get it.
+#[test]
+fn a_committer_moved_to_another_runtime_keeps_its_throttle() {
+    let (tracker, commits) = commit_tracker(0);
+    let mut commits = commits.throttle(Throttle::new().interval(Duration::from_secs(1)));
+    let first = paused_runtime();
+    first.block_on(async {
+        tracker.register(0).unwrap().complete();
+        assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(1)));
+        tracker.register(1).unwrap().complete();
+        assert!(futures::poll!(commits.next()).is_pending(), "held back");
+    });
+    drop(first);
+    let got = paused_runtime().block_on(async {
+        let commit = within(commits.next()).await;
+        drop(tracker);
+        (commit, within(commits.next()).await)
+    });
+    assert_eq!(got, (Some(CommitEvent::Commit(2)), None));
+}
