@@ -209,9 +209,10 @@ impl Shared {
 /// Completing, failing or retrying by offset is for code that does not hold the
 /// offset's [`InFlight`] guard; a task that does should use the guard. The two do not
 /// know of each other: a guard from a first attempt that is dropped unfinished after the
-/// offset was failed and [`retry`](Self::retry)ed by offset fails the retry too, so give
-/// each attempt its own guard (the one `retry` returns) and drop or finish the old one
-/// first.
+/// offset was failed and [`retry`](Self::retry)ed by offset fails the retry too, and one
+/// completed then completes it — the retry's own outcome is then ignored, even a
+/// failure. So give each attempt its own guard (the one `retry` returns) and drop or
+/// finish the old one first.
 pub struct CommitTracker {
     shared: Arc<Shared>,
 }

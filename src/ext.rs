@@ -625,9 +625,10 @@ pub trait OrderedExt: Stream {
         SpawnOrderedByKeyBlocking::new(self, config, key, f)
     }
 
-    /// Runs `f(input)` for every input as a tokio task, at most `limit` at once, and
-    /// yields each result as soon as its task finishes — completion order — tagged with
-    /// the input's position: `(seq, result)`. Commits still go in order:
+    /// Runs `f(input)` for every input as a tokio task, at most `limit` at once (retries
+    /// aside: see [`retry`](SpawnUnordered::retry)), and yields each result as soon as its
+    /// task finishes — completion order — tagged with the input's position: `(seq,
+    /// result)`. Commits still go in order:
     /// [`watermark()`](SpawnUnordered::watermark) is the lowest position not yet yielded
     /// successfully, so every input before it has completed and been yielded.
     ///
@@ -651,6 +652,11 @@ pub trait OrderedExt: Stream {
     /// # Panics
     ///
     /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
+    ///
+    /// `f` runs inside `poll_next`, so a panic of `f` itself (not of its future) reaches
+    /// the caller, and that input takes no position: the next input gets it. A caller
+    /// that catches such a panic and goes on must drop that input's offset from the
+    /// ones it keeps, or positions and offsets fall out of step.
     ///
     /// # Examples
     ///

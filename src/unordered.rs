@@ -86,6 +86,9 @@ where
     /// Runs `fut` as a new task in the failed position `seq`; its result is yielded like
     /// any other, tagged `seq`. The watermark stays below `seq` until then.
     ///
+    /// The retry starts at once, even while `limit` tasks run: the limit only decides
+    /// when inputs start. Retries count toward it, so inputs wait while they run.
+    ///
     /// # Errors
     ///
     /// [`WatermarkError::NotFailed`] if `seq` is still running, or as

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::stream::{self, FusedStream};
+use futures::stream::{self, FusedStream, Stream};
 use futures::task::ArcWake;
 use futures::{FutureExt, StreamExt};
 use reorder::{
@@ -20,7 +20,7 @@ use reorder::{
 };
 
 mod common;
-use common::{quiet_injected_panics, settle, within, Counter, DropGuard, Gauge};
+use common::{eventually, quiet_injected_panics, settle, within, Counter, DropGuard, Gauge};
 
 /// Runs `f` on its own thread and fails (instead of hanging) if it has not returned
 /// within 10 s: a deadlock cannot be cancelled by a tokio timeout.
@@ -42,7 +42,9 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 
 /// A waker that owns an `InFlight` guard: when its last reference is dropped, the guard
 /// is dropped unfinished and fails its offset, which takes the tracker's lock.
-struct GuardOwningWaker(Mutex<Option<InFlight>>);
+struct GuardOwningWaker {
+    _guard: InFlight,
+}
 
 impl ArcWake for GuardOwningWaker {
     fn wake_by_ref(_: &Arc<Self>) {}
@@ -71,9 +73,9 @@ fn a_replaced_waker_that_owns_a_guard_is_dropped_outside_the_lock() {
                     // A commit the interval holds back: the poll sleeps (`Due::At`).
                     tracker.register(1).unwrap().complete();
                 }
-                let owner = Arc::new(GuardOwningWaker(Mutex::new(Some(
-                    tracker.register(2).unwrap(),
-                ))));
+                let owner = Arc::new(GuardOwningWaker {
+                    _guard: tracker.register(2).unwrap(),
+                });
                 let waker = futures::task::waker(owner);
                 let first = commits.poll_next_unpin(&mut Context::from_waker(&waker));
                 assert!(first.is_pending());
@@ -184,4 +186,400 @@ fn a_committer_moved_to_another_runtime_keeps_its_throttle() {
         (commit, within(commits.next()).await)
     });
     assert_eq!(got, (Some(CommitEvent::Commit(2)), None));
+}
+
+/// Promises (`Watermark`): memory per registered number, never per range; the
+/// watermark never passes an incomplete offset. A flood of offsets at the very top of
+/// the range, completed while offset 0 is in flight and nobody polls the committer, then
+/// 0: one `Commit(u64::MAX)` (saturated), no overflow, the tracker exhausted.
+#[tokio::test]
+async fn a_flood_far_ahead_waits_behind_offset_zero_then_saturates_once() {
+    const N: u64 = 20_000;
+    let (tracker, mut commits) = commit_tracker(0);
+    let head = tracker.register(0).unwrap();
+    let flood: Vec<_> = (u64::MAX - (N - 1)..=u64::MAX)
+        .map(|o| tracker.register(o).unwrap())
+        .collect();
+    assert_eq!(tracker.in_flight(), N as usize + 1);
+    for guard in flood.into_iter().rev() {
+        guard.complete();
+    }
+    assert_eq!(tracker.watermark(), 0, "0 is still in flight");
+    assert!(!tracker.is_exhausted());
+    assert!(
+        futures::poll!(commits.next()).is_pending(),
+        "nothing to commit while 0 is in flight"
+    );
+    head.complete();
+    assert!(tracker.is_exhausted());
+    assert_eq!(tracker.in_flight(), 0);
+    drop(tracker);
+    assert_eq!(
+        within(commits.next()).await,
+        Some(CommitEvent::Commit(u64::MAX))
+    );
+    assert_eq!(within(commits.next()).await, None);
+}
+
+/// Promise (`commit_tracker`): "A failed offset holds the watermark below it until
+/// then: it is never committed silently", with both throttles, the tracker closing and
+/// the flush at the end: the last commit stops at the failed offset, and the failure is
+/// reported before the end.
+#[tokio::test(start_paused = true)]
+async fn the_flush_at_the_end_stops_below_an_unresolved_failure() {
+    let (tracker, commits) = commit_tracker(1_000);
+    let mut commits = commits.throttle(
+        Throttle::new()
+            .interval(Duration::from_secs(3_600))
+            .every(1_000),
+    );
+    for offset in 1_000..1_100 {
+        let guard = tracker.register(offset).unwrap();
+        if offset == 1_050 {
+            drop(guard); // unfinished: failed
+        } else {
+            guard.complete();
+        }
+    }
+    drop(tracker);
+    let mut events = Vec::new();
+    while let Some(event) = within(commits.next()).await {
+        events.push(event);
+    }
+    assert_eq!(
+        events,
+        [CommitEvent::Failed(1_050), CommitEvent::Commit(1_050)]
+    );
+    assert_eq!(commits.watermark(), 1_050);
+}
+
+/// Promise (`InFlight`): dropped unfinished — the task "panicked or was cancelled" —
+/// counts as a failure. Tasks aborted while the committer's runtime shuts down, and a
+/// guard dropped during a panic's unwinding, are failures, not completions.
+#[test]
+fn guards_dropped_by_a_runtime_shutting_down_are_failures() {
+    quiet_injected_panics();
+    let (tracker, mut commits) = commit_tracker(0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    for offset in 0..8 {
+        let guard = tracker.register(offset).unwrap();
+        runtime.spawn(async move {
+            if offset % 2 == 0 {
+                guard.complete();
+            } else {
+                // Parked for ever: dropped when the runtime shuts down.
+                std::future::pending::<()>().await;
+                guard.complete();
+            }
+        });
+    }
+    let unwinding = tracker.register(8).unwrap();
+    let panicked = std::panic::catch_unwind(AssertUnwindSafe(move || {
+        let _guard = unwinding;
+        panic!("injected: a guard dropped while unwinding");
+    }));
+    assert!(panicked.is_err());
+    runtime.block_on(eventually("the even offsets complete", || {
+        tracker.in_flight() == 5
+    }));
+    assert_eq!(tracker.watermark(), 1);
+    drop(runtime); // drops the parked tasks, and their guards
+    drop(tracker);
+    let events = paused_runtime().block_on(async {
+        let mut events = Vec::new();
+        while let Some(event) = within(commits.next()).await {
+            events.push(event);
+        }
+        events
+    });
+    let mut failed: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            CommitEvent::Failed(o) => Some(*o),
+            CommitEvent::Commit(_) => None,
+        })
+        .collect();
+    failed.sort_unstable();
+    assert_eq!(failed, [1, 3, 5, 7, 8]);
+    let commits: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            CommitEvent::Commit(o) => Some(*o),
+            CommitEvent::Failed(_) => None,
+        })
+        .collect();
+    assert_eq!(commits, [1], "0 done, never past the failed 1");
+}
+
+// ---------------------------------------------------------------------------------------
+// spawn_unordered
+// ---------------------------------------------------------------------------------------
+
+/// Promise (`spawn_unordered`): "at most `limit` at once". Retries of failed positions
+/// start at once, beside the running tasks — the limit holds for inputs only, which wait
+/// while retries fill it (documented on `retry`).
+#[tokio::test(start_paused = true)]
+async fn retries_start_at_once_beyond_the_limit_and_inputs_wait_for_them() {
+    quiet_injected_panics();
+    let gauge = Gauge::default();
+    let mut s = Box::pin(stream::iter(0..6u64)).spawn_unordered(1, {
+        let gauge = gauge.clone();
+        move |i| {
+            let gauge = gauge.clone();
+            async move {
+                gauge.enter();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                gauge.exit();
+                assert!(i >= 3, "injected: position {i} fails");
+                i
+            }
+        }
+    });
+    let mut failed = Vec::new();
+    while failed.len() < 3 {
+        let (seq, r) = within(s.next()).await.unwrap();
+        assert!(r.is_err());
+        failed.push(seq);
+    }
+    assert_eq!(failed, [0, 1, 2]);
+    assert_eq!(gauge.max(), 1, "inputs: one at a time");
+    for seq in failed {
+        let gauge = gauge.clone();
+        s.retry(seq, async move {
+            gauge.enter();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            gauge.exit();
+            100 + seq
+        })
+        .unwrap();
+    }
+    let mut rest = Vec::new();
+    while let Some((seq, r)) = within(s.next()).await {
+        rest.push((seq, r.unwrap()));
+    }
+    assert_eq!(gauge.max(), 3, "the three retries ran at once");
+    rest.sort_unstable();
+    assert_eq!(rest, [(0, 100), (1, 101), (2, 102), (3, 3), (4, 4), (5, 5)]);
+    assert_eq!(s.watermark(), 6);
+}
+
+/// The job closure `f` runs inside `poll_next`: if it panics and the caller catches the
+/// panic, that input takes no position (as with `spawn_ordered`), so positions stay
+/// contiguous and the watermark counts the inputs `f` accepted — which the doc now says.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_caught_panic_of_the_job_closure_takes_no_position() {
+    quiet_injected_panics();
+    let offsets = [10u64, 11, 15, 16, 20];
+    let mut s = stream::iter(offsets).spawn_unordered(2, |offset| {
+        assert!(offset != 15, "injected: job closure for offset {offset}");
+        async move { offset }
+    });
+    let mut got = Vec::new();
+    let mut panics = 0;
+    within(async {
+        loop {
+            match AssertUnwindSafe(s.next()).catch_unwind().await {
+                Err(_) => panics += 1,
+                Ok(Some((seq, r))) => got.push((seq, r.unwrap())),
+                Ok(None) => break,
+            }
+        }
+    })
+    .await;
+    got.sort_unstable();
+    assert_eq!(panics, 1);
+    assert_eq!(got, [(0, 10), (1, 11), (2, 16), (3, 20)]);
+    assert_eq!((s.watermark(), s.next_seq()), (4, 4));
+}
+
+/// Promises (`Stream`/`FusedStream` contracts): `size_hint` brackets what is still to
+/// come at every step, failures and a retry after the end included; `is_terminated`
+/// turns false again when a retry reopens the stream.
+#[tokio::test(start_paused = true)]
+async fn size_hint_and_is_terminated_tell_the_truth_through_failures_and_retries() {
+    quiet_injected_panics();
+    let mut s = Box::pin(stream::iter(0..12u64)).spawn_unordered(3, |i| async move {
+        tokio::time::sleep(Duration::from_millis(12 - i)).await;
+        assert!(i % 4 != 1, "injected: position {i} fails");
+        i
+    });
+    let mut remaining = 12usize;
+    let mut failed = Vec::new();
+    loop {
+        let (lower, upper) = s.size_hint();
+        assert!(lower <= remaining, "lower {lower} > {remaining} to come");
+        assert!(upper.is_none_or(|u| u >= remaining), "upper {upper:?}");
+        assert_eq!(s.is_terminated(), remaining == 0);
+        match within(s.next()).await {
+            Some((seq, r)) => {
+                remaining -= 1;
+                if r.is_err() {
+                    failed.push(seq);
+                }
+            }
+            None => break,
+        }
+    }
+    assert_eq!(remaining, 0);
+    assert_eq!(failed.len(), 3);
+    assert_eq!(s.watermark(), 1);
+    for &seq in &failed {
+        s.retry(seq, async move { seq }).unwrap();
+    }
+    assert!(!s.is_terminated(), "the retries reopen it");
+    assert_eq!(s.size_hint(), (3, Some(3)));
+    let mut retried = Vec::new();
+    while let Some((seq, r)) = within(s.next()).await {
+        retried.push((seq, r.unwrap()));
+    }
+    retried.sort_unstable();
+    assert_eq!(retried, [(1, 1), (5, 5), (9, 9)]);
+    assert!(s.is_terminated());
+    assert_eq!((s.watermark(), s.size_hint()), (12, (0, Some(0))));
+}
+
+/// Promise (`SpawnConfig::task_timeout`): per task — a retry that runs too long times
+/// out again in the same position and keeps holding the watermark.
+#[tokio::test(start_paused = true)]
+async fn a_retry_that_times_out_again_still_holds_the_watermark() {
+    let config = SpawnConfig::new(2).task_timeout(Duration::from_secs(1));
+    let mut s = Box::pin(stream::iter(0..3u64)).spawn_unordered_with(config, |i| async move {
+        if i == 1 {
+            std::future::pending::<()>().await;
+        }
+        i
+    });
+    let mut first = Vec::new();
+    while let Some((seq, r)) = within(s.next()).await {
+        first.push((seq, r.map_err(|e| (e.seq(), e.is_timeout()))));
+    }
+    first.sort_unstable();
+    assert_eq!(first, [(0, Ok(0)), (1, Err((1, true))), (2, Ok(2))]);
+    s.retry(1, async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        7
+    })
+    .unwrap();
+    let (seq, r) = within(s.next()).await.unwrap();
+    let e = r.unwrap_err();
+    assert_eq!((seq, e.seq(), e.is_timeout()), (1, 1, true));
+    assert_eq!(s.watermark(), 1);
+    assert_eq!(s.failed().collect::<Vec<_>>(), [1]);
+    s.give_up(1).unwrap();
+    assert_eq!(s.watermark(), 3);
+}
+
+/// Dropping the stream aborts every task, retries included: their futures are dropped
+/// and the commit tracker they report to sees their guards fail, not complete.
+#[tokio::test(start_paused = true)]
+async fn dropping_the_stream_aborts_retries_and_their_guards_fail() {
+    quiet_injected_panics();
+    let (tracker, mut commits) = commit_tracker(0);
+    let dropped = Counter::default();
+    let guards: Arc<Mutex<Vec<Option<InFlight>>>> = Arc::new(Mutex::new(
+        (0..4).map(|o| Some(tracker.register(o).unwrap())).collect(),
+    ));
+    let mut s = Box::pin(stream::iter(0..4u64)).spawn_unordered(4, {
+        let guards = guards.clone();
+        move |i| {
+            let guard = guards.lock().unwrap()[i as usize].take().unwrap();
+            async move {
+                assert!(i != 0, "injected: position 0 fails");
+                guard.complete();
+                i
+            }
+        }
+    });
+    let mut ok = 0;
+    while ok < 3 {
+        let (_, r) = within(s.next()).await.unwrap();
+        ok += usize::from(r.is_ok());
+    }
+    // Position 0 panicked: its guard was dropped in the panic, failing offset 0.
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(0)));
+    let retry = tracker.retry(0).unwrap();
+    let guard = DropGuard(dropped.clone());
+    s.retry(0, async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+        retry.complete();
+        0
+    })
+    .unwrap();
+    settle().await;
+    drop(s);
+    eventually_dropped(&dropped).await;
+    drop(tracker);
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(0)));
+    assert_eq!(within(commits.next()).await, None, "never past 0");
+}
+
+async fn eventually_dropped(dropped: &Counter) {
+    eventually("the aborted retry's future is dropped", || {
+        dropped.get() == 1
+    })
+    .await;
+}
+
+#[test]
+fn debug_needs_no_debug_output_or_closure() {
+    struct Opaque;
+    let runtime = paused_runtime();
+    let _enter = runtime.enter();
+    let s = stream::iter(vec![1u64]).spawn_unordered(1, |_| async { Opaque });
+    let text = format!("{s:?}");
+    assert!(
+        text.contains("SpawnUnordered") && text.contains("watermark"),
+        "{text}"
+    );
+    let (tracker, commits) = commit_tracker(7);
+    let guard = tracker.register(7).unwrap();
+    for text in [
+        format!("{tracker:?}"),
+        format!("{commits:?}"),
+        format!("{guard:?}"),
+    ] {
+        assert!(text.contains('7'), "{text}");
+    }
+    let watermark = Watermark::with_base(3);
+    assert!(format!("{watermark:?}").contains('3'));
+    let keyed: KeyedWatermark<u8> = KeyedWatermark::new();
+    assert_eq!(format!("{keyed:?}"), "{}");
+    guard.complete();
+    let _ = WatermarkError::Unknown(0);
+}
+
+/// Promise (`CommitTracker`): guards and by-offset calls do not know of each other; the
+/// doc says what a first attempt's guard does to a retry made by offset: its drop fails
+/// the retry, its completion completes it (and the retry's later failure is ignored).
+/// Done in the documented order — the old guard dropped first — the retry's failure is
+/// reported and holds the watermark.
+#[tokio::test]
+async fn a_first_attempts_guard_and_a_retry_by_offset() {
+    // The hazard the doc names.
+    let (tracker, mut commits) = commit_tracker(5);
+    let first = tracker.register(5).unwrap();
+    tracker.fail(5).unwrap();
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(5)));
+    let retry = tracker.retry(5).unwrap();
+    first.complete(); // completes the retry's attempt
+    assert_eq!(tracker.watermark(), 6);
+    retry.fail(); // ignored: the offset is passed
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(6)));
+    drop(tracker);
+    assert_eq!(within(commits.next()).await, None);
+
+    // The documented order.
+    let (tracker, mut commits) = commit_tracker(5);
+    let first = tracker.register(5).unwrap();
+    tracker.fail(5).unwrap();
+    drop(first); // already failed: changes nothing
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(5)));
+    tracker.retry(5).unwrap().fail();
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(5)));
+    assert_eq!(tracker.watermark(), 5);
 }
