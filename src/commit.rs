@@ -70,6 +70,7 @@ pub fn commit_tracker(base: u64) -> (CommitTracker, Commits) {
         state: Mutex::new(State {
             watermark: Watermark::with_base(base),
             failures: VecDeque::new(),
+            committer: true,
             handles: 1,
             waker: None,
         }),
@@ -178,6 +179,8 @@ struct State {
     watermark: Watermark,
     /// Failures not yet yielded by `Commits`.
     failures: VecDeque<u64>,
+    /// Whether `Commits` is alive: once it is dropped, failures are not queued.
+    committer: bool,
     /// `CommitTracker` handles alive, guards included (each holds one).
     handles: usize,
     waker: Option<Waker>,
@@ -287,7 +290,7 @@ fn fail(state: &mut State, offset: u64) -> (Result<(), WatermarkError>, bool) {
     let was_failed = state.watermark.is_failed(offset);
     let result = state.watermark.fail(offset);
     let news = result.is_ok() && !was_failed;
-    if news {
+    if news && state.committer {
         state.failures.push_back(offset);
     }
     (result, news)
@@ -317,6 +320,7 @@ impl fmt::Debug for CommitTracker {
         f.debug_struct("CommitTracker")
             .field("watermark", &state.watermark)
             .field("handles", &state.handles)
+            .field("failures_queued", &state.failures.len())
             .finish()
     }
 }
@@ -388,8 +392,9 @@ impl fmt::Debug for InFlight {
 /// [`Throttle`] allows; ends when every [`CommitTracker`] handle and guard is gone (after
 /// a final commit if one is due) — until a [`retry`](Self::retry) reopens it. Failures wait in a queue until this stream takes them:
 /// while it is not polled the queue grows by one per failure (an offset that fails,
-/// is retried and fails again is reported each time), not with what is in flight. Offsets still in flight then stay uncommitted: a
-/// restart redoes them.
+/// is retried and fails again is reported each time), not with what is in flight; once it
+/// is dropped, failures are no longer queued. Offsets still in flight then stay
+/// uncommitted: a restart redoes them.
 ///
 /// # Panics
 ///
@@ -574,6 +579,18 @@ impl Stream for Commits {
             drop(replaced);
             return Poll::Pending;
         }
+    }
+}
+
+impl Drop for Commits {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.committer = false;
+        let failures = std::mem::take(&mut state.failures);
+        let waker = state.waker.take();
+        drop(state);
+        // Outside the lock, as everywhere.
+        drop((failures, waker));
     }
 }
 

@@ -583,3 +583,25 @@ async fn a_first_attempts_guard_and_a_retry_by_offset() {
     assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(5)));
     assert_eq!(tracker.watermark(), 5);
 }
+
+/// Promise (`Commits`): failures wait in a queue "until this stream takes them". Once
+/// the stream is dropped nobody ever will — a consumer that commits from
+/// `CommitTracker::watermark` instead — so failures must not pile up for ever (they
+/// did: one entry per failure, never freed while a tracker lived).
+#[tokio::test]
+async fn failures_are_not_queued_for_a_dropped_committer() {
+    let (tracker, commits) = commit_tracker(0);
+    tracker.register(0).unwrap().fail();
+    assert!(format!("{tracker:?}").contains("failures_queued: 1"));
+    drop(commits);
+    for offset in 1..10_000 {
+        let guard = tracker.register(offset).unwrap();
+        drop(guard); // failed
+        tracker.retry(offset).unwrap().fail(); // and failed again
+    }
+    let debug = format!("{tracker:?}");
+    assert!(debug.contains("failures_queued: 0"), "{debug}");
+    // The failures still hold the watermark: only the reports are gone.
+    assert_eq!(tracker.watermark(), 0);
+    assert_eq!(tracker.in_flight(), 10_000);
+}
