@@ -24,14 +24,15 @@ use crate::watermark::Watermark;
 /// each [`register`](CommitTracker::register) hands back an [`InFlight`] guard to move into
 /// the task that processes it. [`Commits`] yields [`CommitEvent::Commit(offset)`](CommitEvent::Commit) when the
 /// watermark — the lowest offset not yet complete, or one past the highest when all are:
-/// Kafka's *next offset to consume* — has moved, at most as often as its [`Throttle`]
-/// allows, and [`CommitEvent::Failed(offset)`](CommitEvent::Failed) at once for every failure, so the committer
+/// Kafka's *next offset to consume* — has passed more registered offsets, at most as
+/// often as its [`Throttle`] allows (a registration after a gap moves the watermark over
+/// the gap but passes nothing done, so it is no commit of its own), and [`CommitEvent::Failed(offset)`](CommitEvent::Failed) at once for every failure, so the committer
 /// can retry it ([`CommitTracker::retry`]) or dead-letter it ([`CommitTracker::complete`]).
 /// A failed offset holds the watermark below it until then: it is never committed
 /// silently.
 ///
 /// The stream ends once every [`CommitTracker`] clone and every guard is gone, after a
-/// last `Commit` if the watermark moved since the previous one.
+/// last `Commit` if the watermark passed more offsets since the previous one.
 ///
 /// # Examples
 ///
@@ -388,7 +389,7 @@ impl fmt::Debug for InFlight {
 
 /// The committer's side of a [`commit_tracker`]: a stream of [`CommitEvent`]s.
 ///
-/// Yields every failure at once, and the watermark whenever it has moved and the
+/// Yields every failure at once, and the watermark whenever it has passed more offsets and the
 /// [`Throttle`] allows; ends when every [`CommitTracker`] handle and guard is gone (after
 /// a final commit if one is due) — until a [`retry`](Self::retry) reopens it. Failures wait in a queue until this stream takes them:
 /// while it is not polled the queue grows by one per failure (an offset that fails,

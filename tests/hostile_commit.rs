@@ -605,3 +605,329 @@ async fn failures_are_not_queued_for_a_dropped_committer() {
     assert_eq!(tracker.watermark(), 0);
     assert_eq!(tracker.in_flight(), 10_000);
 }
+
+/// Promise (`SpawnUnordered`): a failed position holds the watermark; tasks cancelled by
+/// their runtime shutting down are failures in their own positions (`Cancelled`), and a
+/// retry on the next runtime runs in place and lets the watermark pass.
+#[test]
+fn spawn_unordered_tasks_cancelled_by_a_shutdown_hold_the_watermark_in_place() {
+    let mut s = Box::pin(stream::iter(0..6u64)).spawn_unordered(3, |i| async move {
+        if i == 0 || i == 2 {
+            std::future::pending::<()>().await; // only the runtime can end these
+        }
+        i
+    });
+    let first = paused_runtime();
+    first.block_on(async {
+        assert!(futures::poll!(s.next()).is_pending());
+        settle().await;
+    });
+    drop(first);
+    let (out, after) = paused_runtime().block_on(async {
+        let mut out = Vec::new();
+        while let Some((seq, r)) = within(s.next()).await {
+            out.push((seq, r.map_err(|e| (e.seq(), e.is_cancelled()))));
+        }
+        let failed: Vec<u64> = s.failed().collect();
+        let held = s.watermark();
+        for seq in failed.clone() {
+            s.retry(seq, async move { 100 + seq }).unwrap();
+        }
+        let mut retried = Vec::new();
+        while let Some((seq, r)) = within(s.next()).await {
+            retried.push((seq, r.unwrap()));
+        }
+        retried.sort_unstable();
+        (out, (failed, held, retried, s.watermark()))
+    });
+    let cancelled: Vec<u64> = out
+        .iter()
+        .filter_map(|(seq, r)| match r {
+            Err((e, true)) if e == seq => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(out.len(), 6, "{out:?}");
+    assert_eq!(cancelled, [0, 2], "{out:?}");
+    let (failed, held, retried, end) = after;
+    assert_eq!(failed, cancelled);
+    assert_eq!(held, cancelled[0]);
+    assert_eq!(
+        retried,
+        cancelled.iter().map(|&s| (s, 100 + s)).collect::<Vec<_>>()
+    );
+    assert_eq!(end, 6);
+}
+
+// ---------------------------------------------------------------------------------------
+// commit_tracker against a model, random operations, every throttle
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum St {
+    Pending,
+    Failed { reported: bool },
+    Done,
+}
+
+/// Random registrations (sparse, up to `u64::MAX`), completions, failures, guards dropped,
+/// retries and give-ups through both handles, time passing, polls; after every poll
+/// that comes back `Pending`, and at the end, what `Commits` yielded must agree with the
+/// model: commits strictly increase, equal the watermark at that moment and never pass
+/// an offset not done; every standing failure has been reported; a commit is held back
+/// only as the throttle allows.
+#[test]
+fn commit_tracker_against_a_model() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    let runs: u64 = std::env::var("HOSTILE_COMMIT_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    for seed in 0..runs {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let base = match seed % 4 {
+            0 => 0,
+            1 => rng.random_range(0..1_000),
+            2 => u64::MAX - rng.random_range(0..40),
+            _ => rng.random_range(0..u64::MAX / 2),
+        };
+        let interval = (seed % 3 == 1).then(|| Duration::from_millis(rng.random_range(1..50)));
+        let every = (seed % 5 >= 3).then(|| rng.random_range(1..8u64));
+        let mut throttle = Throttle::new();
+        if let Some(d) = interval {
+            throttle = throttle.interval(d);
+        }
+        if let Some(n) = every {
+            throttle = throttle.every(n);
+        }
+        let ctx = format!("seed {seed}, base {base}, {throttle:?}");
+        paused_runtime().block_on(run_model(rng, base, throttle, ctx));
+    }
+}
+
+async fn run_model(mut rng: rand::rngs::StdRng, base: u64, throttle: Throttle, ctx: String) {
+    use rand::RngExt;
+    use std::collections::BTreeMap;
+    use tokio::time::Instant;
+
+    let (tracker, commits) = commit_tracker(base);
+    let mut commits = commits.throttle(throttle);
+    let mut model: BTreeMap<u64, St> = BTreeMap::new();
+    let mut guards: BTreeMap<u64, InFlight> = BTreeMap::new();
+    let mut next = Some(base);
+    let mut last_commit = base;
+    let mut last_commit_at: Option<Instant> = None;
+    // Registered offsets passed, in all (the model's `passed`), at the last commit.
+    let mut passed_at_commit = 0usize;
+    // Those the model has forgotten (done, below the watermark).
+    let mut forgotten = 0usize;
+    let noop = futures::task::noop_waker();
+
+    let watermark = |model: &BTreeMap<u64, St>, next: Option<u64>| -> u64 {
+        model
+            .iter()
+            .find(|(_, st)| **st != St::Done)
+            .map(|(o, _)| *o)
+            .unwrap_or(next.unwrap_or(u64::MAX))
+    };
+    let passed = |model: &BTreeMap<u64, St>, forgotten: usize| -> usize {
+        forgotten + model.values().take_while(|st| **st == St::Done).count()
+    };
+
+    for _ in 0..200 {
+        let pick = |rng: &mut rand::rngs::StdRng, keys: Vec<u64>| -> Option<u64> {
+            (!keys.is_empty()).then(|| keys[rng.random_range(0..keys.len())])
+        };
+        match rng.random_range(0..12) {
+            0..=2 => {
+                if let Some(n) = next {
+                    let gap = if rng.random_range(0..4) == 0 {
+                        rng.random_range(0..5)
+                    } else {
+                        0
+                    };
+                    if let Some(offset) = n.checked_add(gap) {
+                        guards.insert(offset, tracker.register(offset).unwrap());
+                        model.insert(offset, St::Pending);
+                        next = offset.checked_add(1);
+                    }
+                }
+            }
+            3..=5 => {
+                if let Some(o) = pick(&mut rng, guards.keys().copied().collect()) {
+                    guards.remove(&o).unwrap().complete();
+                    model.insert(o, St::Done);
+                }
+            }
+            6 => {
+                if let Some(o) = pick(&mut rng, guards.keys().copied().collect()) {
+                    let guard = guards.remove(&o).unwrap();
+                    if rng.random_range(0..2) == 0 {
+                        guard.fail();
+                    } else {
+                        drop(guard);
+                    }
+                    model.insert(o, St::Failed { reported: false });
+                }
+            }
+            7 => {
+                let failed = model
+                    .iter()
+                    .filter(|(_, st)| matches!(st, St::Failed { .. }))
+                    .map(|(o, _)| *o)
+                    .collect();
+                if let Some(o) = pick(&mut rng, failed) {
+                    let guard = if rng.random_range(0..2) == 0 {
+                        commits.retry(o).unwrap()
+                    } else {
+                        tracker.retry(o).unwrap()
+                    };
+                    guards.insert(o, guard);
+                    model.insert(o, St::Pending);
+                } else if let Some(o) = model.keys().next().copied() {
+                    assert!(commits.retry(o).is_err() || model[&o] != St::Done);
+                }
+            }
+            8 => {
+                let failed = model
+                    .iter()
+                    .filter(|(_, st)| matches!(st, St::Failed { .. }))
+                    .map(|(o, _)| *o)
+                    .collect();
+                if let Some(o) = pick(&mut rng, failed) {
+                    if rng.random_range(0..2) == 0 {
+                        commits.give_up(o).unwrap();
+                    } else {
+                        tracker.complete(o).unwrap();
+                    }
+                    model.insert(o, St::Done);
+                }
+                if let Some(o) = pick(&mut rng, guards.keys().copied().collect()) {
+                    assert_eq!(
+                        commits.give_up(o),
+                        Err(WatermarkError::NotFailed(o)),
+                        "{ctx}"
+                    );
+                }
+            }
+            9 => tokio::time::advance(Duration::from_millis(rng.random_range(0..30))).await,
+            _ => {}
+        }
+        // Drop what the watermark has passed from the model (keeps it small).
+        let wm = watermark(&model, next);
+        assert_eq!(tracker.watermark(), wm, "{ctx}");
+        if rng.random_range(0..3) == 0 {
+            continue; // the committer does not look every time
+        }
+        // The committer drains what is ready.
+        loop {
+            match commits.poll_next_unpin(&mut Context::from_waker(&noop)) {
+                Poll::Ready(Some(CommitEvent::Failed(o))) => {
+                    let st = model.get_mut(&o).expect("a failure of a registered offset");
+                    assert!(
+                        matches!(st, St::Failed { .. }),
+                        "{ctx}: Failed({o}) but it is {st:?}"
+                    );
+                    *st = St::Failed { reported: true };
+                }
+                Poll::Ready(Some(CommitEvent::Commit(c))) => {
+                    assert!(c > last_commit, "{ctx}: commit {c} after {last_commit}");
+                    assert_eq!(c, watermark(&model, next), "{ctx}: commit {c}");
+                    if let (Some(d), Some(at)) = (throttle.get_interval(), last_commit_at) {
+                        assert!(at.elapsed() >= d, "{ctx}: commit {c} too soon");
+                    }
+                    let p = passed(&model, forgotten);
+                    if let Some(n) = throttle.get_every() {
+                        let caught_up = model.values().all(|st| *st == St::Done);
+                        assert!(
+                            caught_up || (p - passed_at_commit) as u64 >= n,
+                            "{ctx}: commit {c} before {n} passed"
+                        );
+                    }
+                    last_commit = c;
+                    last_commit_at = Some(Instant::now());
+                    passed_at_commit = p;
+                }
+                Poll::Ready(None) => panic!("{ctx}: ended with a tracker alive"),
+                Poll::Pending => break,
+            }
+        }
+        // Every standing failure has been reported.
+        for (o, st) in &model {
+            assert!(
+                !matches!(st, St::Failed { reported: false }),
+                "{ctx}: failure of {o} not reported"
+            );
+        }
+        // A commit is held back only as the throttle allows. (A registration after a
+        // gap moves the watermark over the gap, but passes nothing: no commit is due.)
+        let wm = watermark(&model, next);
+        let p = passed(&model, forgotten);
+        if wm != last_commit && p != passed_at_commit {
+            let by_every = throttle.get_every().is_some_and(|n| {
+                model.values().any(|st| *st != St::Done) && ((p - passed_at_commit) as u64) < n
+            });
+            let by_interval = match (throttle.get_interval(), last_commit_at) {
+                (Some(d), Some(at)) => at.elapsed() < d,
+                _ => false,
+            };
+            assert!(
+                by_every || by_interval,
+                "{ctx}: commit {wm} held back (last {last_commit})"
+            );
+        }
+        // Forget what is far behind the watermark.
+        let behind: Vec<u64> = model.range(..wm).map(|(o, _)| *o).collect();
+        forgotten += behind.len();
+        for o in behind {
+            model.remove(&o);
+        }
+    }
+    // Close: settle the guards at random, drop the tracker; the stream flushes and ends.
+    let rest: Vec<u64> = guards.keys().copied().collect();
+    for o in rest {
+        let guard = guards.remove(&o).unwrap();
+        if rng.random_range(0..3) == 0 {
+            drop(guard);
+            model.insert(o, St::Failed { reported: false });
+        } else {
+            guard.complete();
+            model.insert(o, St::Done);
+        }
+    }
+    drop(tracker);
+    let mut tail = Vec::new();
+    while let Some(event) = within(commits.next()).await {
+        tail.push(event);
+    }
+    let wm = watermark(&model, next);
+    let failed: Vec<u64> = model
+        .iter()
+        .filter(|(_, st)| matches!(st, St::Failed { reported: false }))
+        .map(|(o, _)| *o)
+        .collect();
+    let mut reported: Vec<u64> = tail
+        .iter()
+        .filter_map(|e| match e {
+            CommitEvent::Failed(o) => Some(*o),
+            CommitEvent::Commit(_) => None,
+        })
+        .collect();
+    reported.sort_unstable(); // in the order they failed
+                              // An offset that failed, was retried and failed again before the committer looked
+                              // is reported each time (documented).
+    reported.dedup();
+    assert_eq!(reported, failed, "{ctx}: failures at the close");
+    let last = tail.iter().rev().find_map(|e| match e {
+        CommitEvent::Commit(c) => Some(*c),
+        CommitEvent::Failed(_) => None,
+    });
+    if passed(&model, forgotten) != passed_at_commit && wm != last_commit {
+        assert_eq!(last, Some(wm), "{ctx}: the final flush");
+    } else {
+        assert_eq!(last, None, "{ctx}: nothing passed since the last commit");
+    }
+    assert!(commits.is_terminated());
+}
