@@ -389,13 +389,16 @@ impl fmt::Debug for InFlight {
 
 /// The committer's side of a [`commit_tracker`]: a stream of [`CommitEvent`]s.
 ///
-/// Yields every failure at once, and the watermark whenever it has passed more offsets and the
-/// [`Throttle`] allows; ends when every [`CommitTracker`] handle and guard is gone (after
-/// a final commit if one is due) — until a [`retry`](Self::retry) reopens it. Failures wait in a queue until this stream takes them:
-/// while it is not polled the queue grows by one per failure (an offset that fails,
-/// is retried and fails again is reported each time), not with what is in flight; once it
-/// is dropped, failures are no longer queued. Offsets still in flight then stay
-/// uncommitted: a restart redoes them.
+/// Yields every failure at once, and the watermark whenever it has passed more offsets
+/// and the [`Throttle`] allows; ends when every [`CommitTracker`] handle and guard is
+/// gone (after a final commit if one is due) — until a [`retry`](Self::retry) reopens
+/// it.
+///
+/// Failures wait in a queue until this stream takes them: while it is not polled the
+/// queue grows by one per failure (an offset that fails, is retried and fails again is
+/// reported each time), not with what is in flight. Offsets still in flight then stay
+/// uncommitted: a restart redoes them. Once the stream is dropped, failures are no
+/// longer queued.
 ///
 /// # Panics
 ///

@@ -40,7 +40,9 @@ enum State {
 /// sequence number finds it by binary search (O(log n) in the numbers in flight), and the
 /// watermark moves by popping the completed prefix (amortised O(1)). Memory is one entry
 /// per registered number from the watermark up to the highest registered — never
-/// proportional to the *range* of the numbers, however sparse.
+/// proportional to the *range* of the numbers, however sparse — in a buffer that keeps
+/// the largest capacity it has needed (as [`reset`](Self::reset) does): a burst's
+/// memory stays allocated until the tracker is dropped.
 ///
 /// # `u64::MAX`
 ///
@@ -256,7 +258,8 @@ impl Watermark {
     }
 
     /// Entries held: the in-flight numbers plus complete ones waiting behind them. This
-    /// is the memory in use.
+    /// is the memory in use (the capacity allocated may be larger; see the type's
+    /// cost).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
