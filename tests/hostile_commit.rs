@@ -931,3 +931,55 @@ async fn run_model(mut rng: rand::rngs::StdRng, base: u64, throttle: Throttle, c
     }
     assert!(commits.is_terminated());
 }
+
+/// Promise (`Throttle`): "one per `d`" for any `d`: a zero interval throttles nothing; an
+/// interval far in the future (centuries, still representable) holds every commit after
+/// the first until the tracker closes, failures still at once — no overflow, no panic.
+#[tokio::test(start_paused = true)]
+async fn zero_and_centuries_long_intervals() {
+    let (tracker, commits) = commit_tracker(0);
+    let mut commits = commits.throttle(Throttle::new().interval(Duration::ZERO));
+    for offset in 0..3 {
+        tracker.register(offset).unwrap().complete();
+        assert_eq!(
+            within(commits.next()).await,
+            Some(CommitEvent::Commit(offset + 1))
+        );
+    }
+
+    let centuries = Duration::from_secs(3_600 * 24 * 365 * 500);
+    let (tracker, commits) = commit_tracker(0);
+    let mut commits = commits.throttle(Throttle::new().interval(centuries));
+    tracker.register(0).unwrap().complete();
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(1)));
+    tracker.register(1).unwrap().complete();
+    tracker.register(2).unwrap().fail();
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(2)));
+    assert!(
+        tokio::time::timeout(Duration::from_secs(86_400), commits.next())
+            .await
+            .is_err(),
+        "held back for a day"
+    );
+    drop(tracker);
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(2)));
+    assert_eq!(within(commits.next()).await, None);
+}
+
+/// A committer whose held-back commit armed a sleep on a runtime that then shut down is
+/// dropped outside any runtime: no panic (the sleep belongs to a dead timer).
+#[test]
+fn a_committer_with_a_dead_runtimes_sleep_drops_quietly() {
+    let (tracker, commits) = commit_tracker(0);
+    let mut commits = commits.throttle(Throttle::new().interval(Duration::from_secs(1)));
+    let runtime = paused_runtime();
+    runtime.block_on(async {
+        tracker.register(0).unwrap().complete();
+        assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(1)));
+        tracker.register(1).unwrap().complete();
+        assert!(futures::poll!(commits.next()).is_pending());
+    });
+    drop(runtime);
+    drop(commits);
+    drop(tracker);
+}
