@@ -983,3 +983,62 @@ fn a_committer_with_a_dead_runtimes_sleep_drops_quietly() {
     drop(commits);
     drop(tracker);
 }
+
+/// Promise (`Commits`, `# Panics`): with an interval, polling outside a runtime panics.
+/// A caller that catches that panic has lost nothing: inside a runtime the held-back
+/// commit still goes out, and the failure queued before it too.
+#[test]
+fn a_caught_panic_polling_outside_a_runtime_loses_nothing() {
+    quiet_injected_panics();
+    let (tracker, commits) = commit_tracker(0);
+    // Long enough that the real clock, read outside the runtime, is still inside it.
+    let mut commits = commits.throttle(Throttle::new().interval(Duration::from_secs(3_600)));
+    let runtime = paused_runtime();
+    runtime.block_on(async {
+        tracker.register(0).unwrap().complete();
+        assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(1)));
+    });
+    tracker.register(1).unwrap().complete();
+    let noop = futures::task::noop_waker();
+    let outside = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        commits.poll_next_unpin(&mut Context::from_waker(&noop))
+    }));
+    assert!(outside.is_err(), "no runtime: the throttle's sleep panics");
+    tracker.register(2).unwrap().fail();
+    let events = runtime.block_on(async {
+        drop(tracker);
+        let mut events = Vec::new();
+        while let Some(event) = within(commits.next()).await {
+            events.push(event);
+        }
+        events
+    });
+    assert_eq!(events, [CommitEvent::Failed(2), CommitEvent::Commit(2)]);
+}
+
+/// Promise (cancel safety): `next()` futures of `spawn_unordered` dropped mid-way — a
+/// timeout firing again and again while tasks run — lose no result and shift no
+/// position; the watermark ends one past the last.
+#[tokio::test(start_paused = true)]
+async fn spawn_unordered_next_dropped_mid_way_loses_nothing() {
+    let mut s = Box::pin(stream::iter(0..40u64)).spawn_unordered(4, |i| async move {
+        tokio::time::sleep(Duration::from_millis(7 * (40 - i) % 23 + 1)).await;
+        i
+    });
+    let mut got = Vec::new();
+    let mut cancelled = 0;
+    within(async {
+        loop {
+            match tokio::time::timeout(Duration::from_millis(2), s.next()).await {
+                Err(_) => cancelled += 1,
+                Ok(Some((seq, r))) => got.push((seq, r.unwrap())),
+                Ok(None) => break,
+            }
+        }
+    })
+    .await;
+    assert!(cancelled > 10, "the timeouts did fire: {cancelled}");
+    got.sort_unstable();
+    assert_eq!(got, (0..40).map(|i| (i, i)).collect::<Vec<_>>());
+    assert_eq!(s.watermark(), 40);
+}
