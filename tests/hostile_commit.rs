@@ -1042,3 +1042,101 @@ async fn spawn_unordered_next_dropped_mid_way_loses_nothing() {
     assert_eq!(got, (0..40).map(|i| (i, i)).collect::<Vec<_>>());
     assert_eq!(s.watermark(), 40);
 }
+
+/// Promises under threads: failures reported exactly once each and at once, retried in
+/// place by the committer (`Commits::retry`, no tracker held), commits only moving up
+/// and never past an offset not done, the stream ending one past the last offset once
+/// the last retry settles. Two worker threads, a tenth of the attempts failing (by
+/// `fail`, by drop, or by a panic in the task), each offset given up after three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_thread_flood_with_failures_and_retries_by_the_committer() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    use std::collections::{BTreeSet, HashMap};
+
+    quiet_injected_panics();
+    const N: u64 = 20_000;
+    let (tracker, mut commits) = commit_tracker(1_000);
+    let done = Arc::new(Mutex::new(BTreeSet::new()));
+    let failures = Counter::default();
+    let (work_tx, work_rx) = tokio::sync::mpsc::unbounded_channel::<InFlight>();
+    let work_rx = Arc::new(tokio::sync::Mutex::new(work_rx));
+    let workers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let (work_rx, done, failures) = (work_rx.clone(), done.clone(), failures.clone());
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(w);
+                loop {
+                    let Some(guard) = work_rx.lock().await.recv().await else {
+                        break;
+                    };
+                    let offset = guard.offset();
+                    match rng.random_range(0..30) {
+                        0 => {
+                            failures.incr();
+                            guard.fail();
+                        }
+                        1 => {
+                            failures.incr();
+                            drop(guard);
+                        }
+                        2 => {
+                            failures.incr();
+                            let task = tokio::spawn(async move {
+                                let _guard = guard;
+                                panic!("injected: processing {offset} failed");
+                            });
+                            assert!(task.await.unwrap_err().is_panic());
+                        }
+                        _ => {
+                            done.lock().unwrap().insert(offset);
+                            guard.complete();
+                        }
+                    }
+                    if offset % 64 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for offset in 1_000..1_000 + N {
+        work_tx.send(tracker.register(offset).unwrap()).unwrap();
+    }
+    drop(tracker);
+    let mut attempts: HashMap<u64, u32> = HashMap::new();
+    let mut given_up = BTreeSet::new();
+    let mut reported = 0;
+    let mut last = 1_000;
+    while let Some(event) = within(commits.next()).await {
+        match event {
+            CommitEvent::Failed(offset) => {
+                reported += 1;
+                let n = attempts.entry(offset).or_insert(1);
+                if *n == 3 {
+                    commits.give_up(offset).unwrap();
+                    given_up.insert(offset);
+                } else {
+                    *n += 1;
+                    work_tx.send(commits.retry(offset).unwrap()).unwrap();
+                }
+            }
+            CommitEvent::Commit(offset) => {
+                assert!(offset > last, "commit {offset} after {last}");
+                let done = done.lock().unwrap();
+                assert!(
+                    (last..offset).all(|o| done.contains(&o) || given_up.contains(&o)),
+                    "commit {offset} passed an offset not done"
+                );
+                last = offset;
+            }
+        }
+    }
+    drop(work_tx);
+    for worker in workers {
+        within(worker).await.unwrap();
+    }
+    assert_eq!(last, 1_000 + N);
+    assert_eq!(reported, failures.get(), "every failure reported once");
+    assert!(reported > 100, "failures were injected: {reported}");
+}
