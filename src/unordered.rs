@@ -87,7 +87,10 @@ where
     /// any other, tagged `seq`. The watermark stays below `seq` until then.
     ///
     /// The retry starts at once, even while `limit` tasks run: the limit only decides
-    /// when inputs start. Retries count toward it, so inputs wait while they run.
+    /// when inputs start. Retries count toward it, so inputs wait while they run. While
+    /// it runs, the retry is the oldest running task: inputs start at most `window`
+    /// positions past `seq`, so a long retry far behind pauses new work until it ends
+    /// (an unresolved failure does not).
     ///
     /// # Errors
     ///

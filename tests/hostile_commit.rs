@@ -1141,3 +1141,46 @@ async fn a_multi_thread_flood_with_failures_and_retries_by_the_committer() {
     assert_eq!(reported, failures.get(), "every failure reported once");
     assert!(reported > 100, "failures were injected: {reported}");
 }
+
+/// Promise (`SpawnUnordered`): an unresolved failure "does not stop the stream — new
+/// work keeps starting". A *retry* of it does, for as long as it runs: it is then the
+/// oldest running task, and inputs start at most `window` positions past it (the doc of
+/// `retry` now says so). The stream goes on when the retry finishes.
+#[tokio::test(start_paused = true)]
+async fn a_retry_far_behind_holds_new_inputs_to_the_window_while_it_runs() {
+    quiet_injected_panics();
+    let config = SpawnConfig::new(2).window(4);
+    let mut s = Box::pin(stream::iter(0..100u64)).spawn_unordered_with(config, |i| async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(i != 0, "injected: position 0 fails");
+        i
+    });
+    for _ in 0..50 {
+        let _ = within(s.next()).await.unwrap();
+    }
+    assert_eq!(s.failed().collect::<Vec<_>>(), [0]);
+    assert!(s.next_seq() > 50, "the failure did not stop the stream");
+    let before = s.next_seq();
+    s.retry(0, async {
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        0
+    })
+    .unwrap();
+    let mut during = 0;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(20), s.next()).await {
+        during += 1;
+    }
+    assert_eq!(s.next_seq(), before, "no input starts beyond the window");
+    assert!(during <= 2, "only what was running finished: {during}");
+    let rest: Vec<_> = within(async {
+        let mut rest = Vec::new();
+        while let Some((seq, r)) = s.next().await {
+            rest.push((seq, r.unwrap()));
+        }
+        rest
+    })
+    .await;
+    assert!(rest.contains(&(0, 0)));
+    assert_eq!(s.next_seq(), 100);
+    assert_eq!(s.watermark(), 100);
+}
