@@ -162,6 +162,18 @@ async fn a_retry_after_the_end_reopens_the_stream_until_it_settles() {
     assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(2)));
     assert_eq!(within(commits.next()).await, None);
     assert!(commits.is_terminated());
+
+    // A give-up after the end: its commit is not lost either.
+    let (tracker, mut commits) = commit_tracker(0);
+    tracker.register(0).unwrap().fail();
+    drop(tracker);
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Failed(0)));
+    assert_eq!(within(commits.next()).await, None);
+    commits.give_up(0).unwrap();
+    assert!(!commits.is_terminated(), "a commit is due");
+    assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(1)));
+    assert_eq!(within(commits.next()).await, None);
+    assert!(commits.is_terminated());
 }
 
 /// Promise (bug table: "a Reorder whose timer was armed on a runtime that shut down
