@@ -112,7 +112,7 @@
 //! | the consumer drops a task stream or set | every task it spawned is aborted (a blocking closure already running finishes; its result is dropped) |
 //! | a [`Ticket`] is dropped before its turn, or a turn's holder panics | the turn passes on; nobody hangs |
 //! | a failed item under a commit watermark (a failed or dropped [`InFlight`], an `Err` from [`spawn_unordered`](OrderedExt::spawn_unordered)) | the watermark stops below it and the failure is reported; never committed silently |
-//! | a watermark is completed out of order, twice, or registered backwards | a [`WatermarkError`] naming the offset; nothing changes |
+//! | an offset is completed twice or never registered, or registered backwards | a [`WatermarkError`] naming the offset; nothing changes (completing in any order is the point, not an error) |
 //!
 //! # Commit offsets safely
 //!
