@@ -10,6 +10,7 @@ use pin_project_lite::pin_project;
 
 use crate::error::ReorderError;
 use crate::keyed::KeyedBuffer;
+use crate::reorder::ARRIVALS_PER_POLL;
 
 /// Settings for [`ordered_by_key_with`](crate::OrderedExt::ordered_by_key_with).
 ///
@@ -90,6 +91,10 @@ pin_project! {
     /// Yields `(key, Ok(value))` in each key's sequence order, and `(key, Err(..))` in
     /// place of anything of that key that cannot be yielded in order; keys never wait for
     /// each other. See [`KeyedBuffer`] for the per-key contract.
+    ///
+    /// An input that is always ready cannot hog the worker: while its arrivals are only
+    /// held, one poll takes in at most 1,024 of them, then wakes itself and yields to the
+    /// runtime (as [`Reorder`](crate::Reorder) does).
     #[must_use = "streams do nothing unless polled"]
     pub struct KeyedReorder<S, K, T> {
         #[pin]
@@ -158,6 +163,7 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
         let mut just_held = false;
+        let mut budget = ARRIVALS_PER_POLL;
         loop {
             if just_held {
                 just_held = false;
@@ -173,6 +179,13 @@ where
             if *this.done {
                 return Poll::Ready(this.buffer.pop_flush());
             }
+            if budget == 0 {
+                // Held arrivals only, for a while: an input that is always ready must not
+                // keep this poll (and its worker) for ever. Come back for more.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
             match std::task::ready!(this.stream.as_mut().poll_next(cx)) {
                 Some((key, seq, value)) => match this.buffer.insert(&key, seq, value) {
                     Ok(Some(value)) => return Poll::Ready(Some((key, Ok(value)))),

@@ -1,0 +1,349 @@
+//! Hostile tests for the front door: the promises README.md and the crate docs make about
+//! the bare cores (`ReorderBuffer`, `KeyedBuffer`), `ordered_by_key` (`KeyedReorder`) and
+//! the `Sequencer`, each checked where no other test file pins it down: inputs that are
+//! always ready, memory that must be given back, `u64::MAX` with a window, floods of
+//! given-up tickets, cancellation at every await.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures::{stream, FutureExt, Stream, StreamExt};
+use reorder::{
+    KeyedBuffer, KeyedReorderConfig, OrderedExt, ReorderBuffer, ReorderError, Sequencer,
+};
+
+mod common;
+use common::{settle, within, Counter};
+
+/// Counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// `count` items that are always ready, then an input that has nothing more for now (it
+/// never ends): counts how many items were pulled.
+fn ready_then_pending<T: 'static>(
+    items: impl Iterator<Item = T> + 'static,
+    pulled: Counter,
+) -> impl Stream<Item = T> + Unpin {
+    stream::iter(items)
+        .inspect(move |_| {
+            pulled.incr();
+        })
+        .chain(stream::pending())
+}
+
+// ---------------------------------------------------------------------------------------
+// ordered_by_key (`KeyedReorder`)
+// ---------------------------------------------------------------------------------------
+
+/// Without a window, an input that is always ready and whose every arrival is held
+/// (key "a" lost its seq 0) must not keep one poll taking input for ever: like `.ordered()`,
+/// the stream yields to the runtime after a bounded number of arrivals and wakes itself to
+/// come back, so a `select!`, a `timeout` or any other task on the worker still runs.
+/// (Before the fix one poll took all 200,000 arrivals before it returned.)
+#[test]
+fn ordered_by_key_without_a_window_yields_while_it_only_holds() {
+    let pulled = Counter::default();
+    let input = ready_then_pending((1..=200_000u64).map(|s| ("a", s, s)), pulled.clone());
+    let mut s = input.ordered_by_key();
+    let waker = Arc::new(CountingWaker::default());
+    let w = Waker::from(Arc::clone(&waker));
+    let mut cx = Context::from_waker(&w);
+    assert!(s.poll_next_unpin(&mut cx).is_pending());
+    assert!(
+        pulled.get() <= 1_024,
+        "one poll took {} arrivals without yielding to the runtime",
+        pulled.get()
+    );
+    assert!(
+        waker.0.load(SeqCst) >= 1,
+        "a poll that stops while the input is still ready must wake itself"
+    );
+    // It comes back for the rest, and loses nothing: once seq 0 arrives everything flows.
+    let mut polls = 1;
+    while pulled.get() < 200_000 {
+        assert!(s.poll_next_unpin(&mut cx).is_pending());
+        polls += 1;
+        assert!(polls < 1_000, "never took the whole input");
+    }
+    assert_eq!(s.buffered_len(), 200_000);
+}
+
+/// The same from the consumer's side: on a current-thread runtime, a task waiting on
+/// `next()` of a stream that only holds still lets a `select!` branch win.
+#[tokio::test(flavor = "current_thread")]
+async fn ordered_by_key_that_only_holds_lets_a_select_branch_win() {
+    let pulled = Counter::default();
+    let input = ready_then_pending((1..=100_000u64).map(|s| (7u8, s, s)), pulled.clone());
+    let mut s = input.ordered_by_key();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move { tx.send(()).unwrap() });
+    let won = within(async {
+        tokio::select! {
+            biased;
+            _ = rx => true,
+            _ = s.next() => false,
+        }
+    })
+    .await;
+    assert!(
+        won,
+        "the stream yielded nothing, so the other branch must win"
+    );
+    assert!(
+        pulled.get() < 100_000,
+        "the other task ran before the input was all taken"
+    );
+}
+
+/// A window near `u64::MAX`: a key whose held value is `u64::MAX` itself is skipped up
+/// to it when the window fills, yields it, and from then on every seq of that key is
+/// `Late` (copies too), while the key keeps its exhausted watermark and other keys flow.
+#[tokio::test]
+async fn ordered_by_key_window_one_at_u64_max() {
+    let first = u64::MAX - 3;
+    let arrivals = [
+        ('x', u64::MAX, 1),     // held: window 1 reached, x's gap skipped
+        ('x', u64::MAX, 2),     // yielded already: late
+        ('x', u64::MAX - 1, 3), // skipped: late
+        ('y', first, 4),        // another key: straight through
+        ('y', u64::MAX, 5),     // held: y's gap skipped
+        ('y', first + 1, 6),    // skipped: late
+    ];
+    let mut s = stream::iter(arrivals)
+        .ordered_by_key_with(KeyedReorderConfig::new().first_seq(first).window(1));
+    let out: Vec<_> = within((&mut s).collect::<Vec<_>>()).await;
+    assert_eq!(
+        out,
+        [
+            ('x', Err(ReorderError::Missing(first..u64::MAX))),
+            ('x', Ok(1)),
+            (
+                'x',
+                Err(ReorderError::Late {
+                    seq: u64::MAX,
+                    value: 2
+                })
+            ),
+            (
+                'x',
+                Err(ReorderError::Late {
+                    seq: u64::MAX - 1,
+                    value: 3
+                })
+            ),
+            ('y', Ok(4)),
+            ('y', Err(ReorderError::Missing(first + 1..u64::MAX))),
+            ('y', Ok(5)),
+            (
+                'y',
+                Err(ReorderError::Late {
+                    seq: first + 1,
+                    value: 6
+                })
+            ),
+        ]
+    );
+    assert_eq!(s.peak_buffered(), 1);
+    assert_eq!(s.next_seq(&'x'), u64::MAX);
+    assert_eq!(s.tracked_keys(), 2, "exhausted keys remember it");
+}
+
+/// "Never more than the configured window" under a flood of copies of one held seq and
+/// of fresh keys that each lose their head: the window is never exceeded, every value
+/// comes out exactly once.
+#[tokio::test]
+async fn ordered_by_key_window_holds_under_a_flood_of_copies_and_stalled_keys() {
+    let mut arrivals = Vec::new();
+    let mut id = 0u64;
+    for round in 0..500u64 {
+        // Three copies of seq 1 of one key, and seq 1 of a fresh key.
+        for _ in 0..3 {
+            arrivals.push((0u64, 1u64, id));
+            id += 1;
+        }
+        arrivals.push((round + 1, 1, id));
+        id += 1;
+    }
+    let mut s = stream::iter(arrivals).ordered_by_key_with(KeyedReorderConfig::new().window(3));
+    let mut ids = Vec::new();
+    while let Some((_, r)) = within(s.next()).await {
+        assert!(s.buffered_len() <= 3);
+        match r {
+            Ok(v) | Err(ReorderError::Late { value: v, .. }) => ids.push(v),
+            Err(ReorderError::Duplicate { value: v, .. }) => ids.push(v),
+            Err(ReorderError::Missing(r)) => assert_eq!(r, 0..1),
+        }
+    }
+    assert!(s.peak_buffered() <= 3);
+    ids.sort_unstable();
+    assert!(ids.into_iter().eq(0..id), "every value exactly once");
+}
+
+// ---------------------------------------------------------------------------------------
+// KeyedBuffer memory: a key that drains frees its storage at once
+// ---------------------------------------------------------------------------------------
+
+/// The resident set of this process, in KiB.
+#[cfg(target_os = "linux")]
+fn rss_kib() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// "A key that drains (holds nothing) frees its heap storage at once and keeps only its
+/// watermark": 2,000 keys, each holding a value far enough ahead to fill its slots (128
+/// KiB), then draining. Kept, their storage would be 250 MiB; freed, each key reuses the
+/// last one's.
+#[cfg(target_os = "linux")]
+#[test]
+fn keyed_buffer_keys_that_drained_keep_no_slots() {
+    let far = 8_000u64; // within the slots' reach for 8-byte values: they grow to 8,192
+    let before = rss_kib();
+    let mut buf = KeyedBuffer::new();
+    for key in 0..2_000u32 {
+        assert_eq!(buf.insert(&key, far, 1u64).unwrap(), None);
+        let skipped = buf.skip_oldest_gap().unwrap();
+        assert_eq!(skipped, (key, 0..far));
+        assert_eq!(buf.pop_ready(), Some((key, Ok(1))));
+        assert!(buf.is_empty());
+    }
+    let grown = rss_kib().saturating_sub(before);
+    assert_eq!(
+        buf.tracked_keys(),
+        2_000,
+        "each key remembers its watermark"
+    );
+    assert!(
+        grown < 64 * 1024,
+        "2,000 drained keys kept {grown} KiB: their slots were not freed"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// ReorderBuffer
+// ---------------------------------------------------------------------------------------
+
+/// A value held far ahead (in the heap) and a copy of it, with the watermark then walked
+/// up to it in the slots' reach by single steps and by `skip_to`: the first copy comes out
+/// in its place, the second right after it, nothing else.
+#[test]
+fn buffer_far_copies_survive_the_walk_into_the_slots() {
+    let mut buf = ReorderBuffer::starting_at(u64::MAX - 100_000);
+    let far = u64::MAX - 1;
+    assert_eq!(buf.insert(far, 'a').unwrap(), None);
+    assert_eq!(buf.insert(far, 'b').unwrap(), None);
+    assert_eq!(buf.insert(u64::MAX, 'z').unwrap(), None);
+    assert_eq!(
+        buf.skip_to(far - 5_000),
+        Some(u64::MAX - 100_000..far - 5_000)
+    );
+    assert!(buf.pop_ready().is_none());
+    for seq in far - 5_000..far {
+        assert_eq!(buf.insert(seq, '.').unwrap(), Some('.'));
+    }
+    assert_eq!(buf.pop_ready(), Some(Ok('a')));
+    assert_eq!(
+        buf.pop_ready(),
+        Some(Err(ReorderError::Duplicate {
+            seq: far,
+            value: 'b'
+        }))
+    );
+    assert_eq!(buf.pop_ready(), Some(Ok('z')));
+    assert!(buf.is_exhausted());
+    assert!(buf.pop_ready().is_none() && buf.pop_flush().is_none());
+    assert_eq!(buf.skip_to(u64::MAX), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sequencer
+// ---------------------------------------------------------------------------------------
+
+/// A flood of given-up tickets: 100,000 tickets dropped in reverse ahead of the turn, then
+/// the turn ends: the watermark passes all of them at once and the next ticket's turn is
+/// there, with nothing left waiting.
+#[test]
+fn sequencer_passes_a_flood_of_given_up_tickets_at_once() {
+    let sequencer = Sequencer::new();
+    let first = sequencer.ticket();
+    let mut rest: Vec<_> = (0..100_000).map(|_| sequencer.ticket()).collect();
+    while let Some(ticket) = rest.pop() {
+        drop(ticket);
+    }
+    assert_eq!(sequencer.current(), 0);
+    first.try_turn().unwrap().done();
+    assert_eq!(sequencer.current(), 100_001);
+    let next = sequencer.ticket();
+    assert_eq!(next.try_turn().unwrap().seq(), 100_001);
+}
+
+/// Cancellation at every await of an ordered section's life: a `Wait` dropped before it
+/// was ever polled, after it parked, after it was woken but before it was polled again, a
+/// `Turn` dropped from another task, a `Wait` polled from one waker and then another —
+/// every later ticket gets its turn, in order, and nothing is left parked.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn sequencer_cancelled_at_every_await_strands_nobody() {
+    let sequencer = Sequencer::new();
+    let t: Vec<_> = (0..7).map(|_| sequencer.ticket()).collect();
+    let mut t = t.into_iter();
+    let mut next = || t.next().unwrap();
+    let (t0, t1, t2, t3, t4, t5, t6) = (next(), next(), next(), next(), next(), next(), next());
+
+    // t1: its `Wait` made and dropped unpolled.
+    drop(t1.wait());
+    // t2: parked, then dropped.
+    let mut w2 = t2.wait();
+    assert!((&mut w2).now_or_never().is_none());
+    // t3: parked under two wakers in turn (the second replaces the first).
+    let mut w3 = t3.wait();
+    assert!((&mut w3).now_or_never().is_none());
+    let counting = Arc::new(CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&counting));
+    assert!(Pin::new(&mut w3)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    assert_eq!(sequencer.waiting(), 2);
+    drop(w2);
+    assert_eq!(sequencer.waiting(), 1);
+
+    // t0's turn, released from another task.
+    let turn0 = t0.try_turn().unwrap();
+    tokio::spawn(async move { drop(turn0) }).await.unwrap();
+    // t1 and t2 were given up: the turn is t3's, and only its latest waker was woken.
+    assert_eq!(sequencer.current(), 3);
+    assert_eq!(counting.0.load(SeqCst), 1);
+    assert_eq!(sequencer.waiting(), 0);
+    // t3 woken but dropped before it is polled again: the turn passes on at the drop.
+    let t4_task = tokio::spawn(async move { t4.wait().await.seq() });
+    settle().await;
+    assert_eq!(sequencer.waiting(), 1);
+    drop(w3);
+    assert_eq!(within(t4_task).await.unwrap(), 4);
+    // t5 in a `select!` that loses, t6 waits for it and runs.
+    let t5_task = tokio::spawn(async move {
+        tokio::select! {
+            biased;
+            () = std::future::ready(()) => None,
+            turn = t5.wait() => Some(turn.seq()),
+        }
+    });
+    assert_eq!(within(t5_task).await.unwrap(), None);
+    assert_eq!(within(t6.wait()).await.seq(), 6);
+    assert_eq!(sequencer.current(), 7);
+    assert_eq!(sequencer.waiting(), 0);
+}
