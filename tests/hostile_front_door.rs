@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 
 use futures::{stream, FutureExt, Stream, StreamExt};
 use reorder::{
@@ -346,4 +346,102 @@ async fn sequencer_cancelled_at_every_await_strands_nobody() {
     assert_eq!(within(t6.wait()).await.seq(), 6);
     assert_eq!(sequencer.current(), 7);
     assert_eq!(sequencer.waiting(), 0);
+}
+
+/// `next()` dropped mid-way — after a poll that took a budget's worth of held arrivals and
+/// returned `Pending` — loses nothing: the held values stay, and once the head arrives
+/// every value comes out in order.
+#[tokio::test]
+async fn ordered_by_key_next_dropped_mid_way_loses_nothing() {
+    let input = (1..=3_000u64)
+        .map(|s| ('k', s, s))
+        .chain([('k', 0, 0), ('j', 0, 99)]);
+    let mut s = stream::iter(input).ordered_by_key();
+    assert!(
+        s.next().now_or_never().is_none(),
+        "a budget's worth, then Pending"
+    );
+    assert!(s.buffered_len() > 0);
+    let held = s.buffered_len();
+    assert!(s.next().now_or_never().is_none());
+    assert!(s.buffered_len() > held, "came back for more");
+    let out: Vec<_> = within((&mut s).collect::<Vec<_>>()).await;
+    let k: Vec<u64> = out
+        .iter()
+        .filter(|(key, _)| *key == 'k')
+        .map(|(_, r)| *r.as_ref().unwrap())
+        .collect();
+    assert!(k.into_iter().eq(0..=3_000));
+    assert_eq!(out.last(), Some(&('j', Ok(99))));
+    assert!(futures::stream::FusedStream::is_terminated(&s));
+    assert_eq!(s.next().await, None);
+}
+
+/// `size_hint` brackets what is still to come at every step, with duplicates, late
+/// values, holes and window skips in the mix.
+#[tokio::test]
+async fn ordered_by_key_size_hint_brackets_what_comes_out() {
+    let arrivals = vec![
+        (1u8, 2u64, 'a'),
+        (1, 2, 'b'), // duplicate of a held seq
+        (2, 0, 'c'),
+        (2, 0, 'd'), // late
+        (1, 5, 'e'), // window reached: key 1's gap 0..2 skipped
+        (3, 4, 'f'),
+        (1, 0, 'g'), // late after the skip
+        (3, 9, 'h'), // holes flushed at the end
+    ];
+    for window in [None, Some(1), Some(2), Some(3)] {
+        let mut config = KeyedReorderConfig::new();
+        if let Some(w) = window {
+            config = config.window(w);
+        }
+        let mut s = stream::iter(arrivals.clone()).ordered_by_key_with(config);
+        let mut hints = vec![Stream::size_hint(&s)];
+        let mut n = 0;
+        while within(s.next()).await.is_some() {
+            n += 1;
+            hints.push(Stream::size_hint(&s));
+        }
+        for (taken, (lower, upper)) in hints.into_iter().enumerate() {
+            let left = n - taken;
+            assert!(
+                lower <= left,
+                "window {window:?} step {taken}: lower {lower} > {left}"
+            );
+            assert!(
+                upper.is_none_or(|u| u >= left),
+                "window {window:?} step {taken}: upper {upper:?} < {left}"
+            );
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "reorder window must be at least 1")]
+fn keyed_window_of_zero_panics() {
+    let _ = KeyedReorderConfig::new().window(0);
+}
+
+/// `forget` drops a drained key's watermark: its next arrival starts it afresh at
+/// `first_seq` (a seq that was late before is now in order), and a key that holds values
+/// is refused and keeps them.
+#[test]
+fn keyed_buffer_forget_starts_a_key_afresh() {
+    let mut buf = KeyedBuffer::starting_at(10);
+    assert_eq!(buf.insert(&'a', 10, 1).unwrap(), Some(1));
+    assert_eq!(buf.insert(&'a', 11, 2).unwrap(), Some(2));
+    assert!(matches!(
+        buf.insert(&'a', 10, 3),
+        Err(ReorderError::Late { seq: 10, value: 3 })
+    ));
+    assert!(buf.forget(&'a'));
+    assert_eq!(buf.tracked_keys(), 0);
+    assert_eq!(buf.next_seq(&'a'), 10);
+    assert_eq!(buf.insert(&'a', 11, 4).unwrap(), None);
+    assert!(!buf.forget(&'a'), "holds a value");
+    assert_eq!(buf.insert(&'a', 10, 5).unwrap(), Some(5));
+    assert_eq!(buf.pop_ready(), Some(('a', Ok(4))));
+    assert_eq!(buf.pop_ready(), None);
+    assert_eq!(buf.next_seq(&'a'), 12);
 }
