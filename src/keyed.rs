@@ -63,6 +63,10 @@ pub struct KeyedBuffer<K, T> {
     ticks: u64,
     len: usize,
     peak: usize,
+    /// Set while a key's book is being kept: still set afterwards only if the key's
+    /// `clone` panicked half-way (and the caller caught it), so that a lane may be missing
+    /// from `ready` or `blocked`; the next pop or skip puts every lane back in its book.
+    unsettled: bool,
 }
 
 struct Lane<T> {
@@ -90,6 +94,7 @@ where
             ticks: 0,
             len: 0,
             peak: 0,
+            unsettled: false,
         }
     }
 
@@ -113,7 +118,7 @@ where
             self.len += 1;
             self.peak = self.peak.max(self.len);
         }
-        self.refresh(key);
+        self.refresh(key, None);
         result
     }
 
@@ -124,25 +129,33 @@ where
     /// Returns `None` while every key that holds values waits for its missing head.
     #[must_use = "a popped value is lost if ignored"]
     pub fn pop_ready(&mut self) -> Option<(K, Result<T, ReorderError<T>>)> {
+        if self.unsettled {
+            self.resettle();
+        }
         loop {
             let key = self.ready.front()?;
             let Some(lane) = self.lanes.get_mut(key) else {
                 self.ready.pop_front();
                 continue;
             };
+            // A key that will still hold values after this pop (ready: it stays queued
+            // and is returned too; blocked: it goes in `blocked`) is cloned before the
+            // value leaves its lane, so that a panicking `clone` loses nothing.
+            let spare = (lane.buffer.len() > 1).then(|| key.clone());
             let Some(item) = lane.buffer.pop_ready() else {
                 lane.in_ready = false;
                 self.ready.pop_front();
                 continue;
             };
             self.len -= 1;
-            let key = if lane.buffer.has_ready() {
-                key.clone()
-            } else {
-                lane.in_ready = false;
-                self.ready.pop_front()?
+            let (key, spare) = match spare {
+                Some(spare) if lane.buffer.has_ready() => (spare, None),
+                spare => {
+                    lane.in_ready = false;
+                    (self.ready.pop_front()?, spare)
+                }
             };
-            self.refresh(&key);
+            self.refresh(&key, spare);
             return Some((key, item));
         }
     }
@@ -155,11 +168,16 @@ where
     /// arrives later is [`Late`](ReorderError::Late).
     #[must_use = "a skipped range is lost if ignored"]
     pub fn skip_oldest_gap(&mut self) -> Option<(K, Range<u64>)> {
+        if self.unsettled {
+            self.resettle();
+        }
+        // The key is cloned (for `ready`) before anything changes.
+        let spare = self.blocked.first_key_value()?.1.clone();
         let (_, key) = self.blocked.pop_first()?;
         let lane = self.lanes.get_mut(&key)?;
         lane.blocked_since = None;
         let skipped = lane.buffer.skip_gap();
-        self.refresh(&key);
+        self.refresh(&key, Some(spare));
         skipped.map(|range| (key, range))
     }
 
@@ -206,22 +224,29 @@ where
     }
 
     /// Keeps the book of which keys are ready or blocked after `key` changed, and frees
-    /// the storage of a key that drained.
-    fn refresh(&mut self, key: &K) {
+    /// the storage of a key that drained. `spare`: a clone of `key` made beforehand, used
+    /// instead of cloning it here. The key is cloned before its lane's flags change, so a
+    /// panicking `clone` leaves the lane out of the book, flags and book agreeing, and
+    /// `unsettled` set.
+    fn refresh(&mut self, key: &K, mut spare: Option<K>) {
         let Some(lane) = self.lanes.get_mut(key) else {
             return;
         };
+        self.unsettled = true;
         let ready = lane.buffer.has_ready();
         if ready && !lane.in_ready {
+            self.ready
+                .push_back(spare.take().unwrap_or_else(|| key.clone()));
             lane.in_ready = true;
-            self.ready.push_back(key.clone());
         }
         let blocked = !ready && !lane.buffer.is_empty();
         match (blocked, lane.blocked_since) {
             (true, None) => {
-                self.ticks += 1;
-                lane.blocked_since = Some(self.ticks);
-                self.blocked.insert(self.ticks, key.clone());
+                let since = self.ticks + 1;
+                self.blocked
+                    .insert(since, spare.take().unwrap_or_else(|| key.clone()));
+                self.ticks = since;
+                lane.blocked_since = Some(since);
             }
             (false, Some(since)) => {
                 lane.blocked_since = None;
@@ -236,6 +261,27 @@ where
                 lane.buffer.release_if_empty();
             }
         }
+        self.unsettled = false;
+    }
+
+    /// Puts every lane that is ready or blocked but missing from its book back in it
+    /// (after a key's `clone` panicked in [`refresh`](Self::refresh)).
+    #[cold]
+    fn resettle(&mut self) {
+        let keys: Vec<K> = self
+            .lanes
+            .iter()
+            .filter(|(_, lane)| {
+                let ready = lane.buffer.has_ready();
+                (ready && !lane.in_ready)
+                    || (!ready && !lane.buffer.is_empty() && lane.blocked_since.is_none())
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in keys {
+            self.refresh(&key, None);
+        }
+        self.unsettled = false;
     }
 }
 

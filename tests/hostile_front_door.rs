@@ -445,3 +445,142 @@ fn keyed_buffer_forget_starts_a_key_afresh() {
     assert_eq!(buf.pop_ready(), None);
     assert_eq!(buf.next_seq(&'a'), 12);
 }
+
+// ---------------------------------------------------------------------------------------
+// KeyedBuffer under a key whose `Clone` panics (caught by the caller)
+// ---------------------------------------------------------------------------------------
+
+thread_local! {
+    /// Clones left before the next one panics; `None`: never panics.
+    static CLONES_LEFT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// A key whose `clone` panics once the countdown runs out.
+#[derive(Hash, PartialEq, Eq, Debug)]
+struct Touchy(u8);
+
+impl Clone for Touchy {
+    fn clone(&self) -> Self {
+        CLONES_LEFT.with(|left| match left.get() {
+            Some(0) => {
+                left.set(None);
+                panic!("injected: key clone");
+            }
+            Some(n) => left.set(Some(n - 1)),
+            None => {}
+        });
+        Touchy(self.0)
+    }
+}
+
+/// Every operation of the pure core, with the key's `clone` panicking at each point in
+/// turn and the panic caught: no value already inside the buffer is lost or stranded —
+/// each comes out exactly once, each key's `Ok`s in order, and the flush empties the
+/// buffer. (A value whose own `insert` panicked may be kept or dropped.)
+#[test]
+fn keyed_buffer_survives_a_key_clone_panicking_anywhere() {
+    common::quiet_injected_panics();
+    // (key, seq): gaps, copies, several keys blocked and ready at once.
+    let schedule: Vec<(u8, u64)> = vec![
+        (1, 2),
+        (2, 1),
+        (1, 1),
+        (2, 1),
+        (3, 0),
+        (1, 0),
+        (2, 3),
+        (3, 2),
+        (2, 0),
+        (1, 4),
+        (3, 1),
+        (2, 2),
+        (1, 6),
+        (1, 6),
+        (3, 5),
+        (1, 3),
+        (3, 3),
+        (1, 5),
+    ];
+    for panic_at in 0..200 {
+        let mut buf = KeyedBuffer::new();
+        let mut out: Vec<(u8, Result<usize, ReorderError<usize>>)> = Vec::new();
+        let mut uncertain = Vec::new();
+        let mut panicked = false;
+        CLONES_LEFT.with(|left| left.set(Some(panic_at)));
+        for (id, &(key, seq)) in schedule.iter().enumerate() {
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut got = Vec::new();
+                match buf.insert(&Touchy(key), seq, id) {
+                    Ok(Some(v)) => got.push((key, Ok(v))),
+                    Ok(None) => {}
+                    Err(e) => got.push((key, Err(e))),
+                }
+                got
+            }));
+            match step {
+                Ok(got) => out.extend(got),
+                Err(_) => {
+                    panicked = true;
+                    uncertain.push(id);
+                }
+            }
+            loop {
+                let popped =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| buf.pop_ready()));
+                match popped {
+                    Ok(Some((k, r))) => out.push((k.0, r)),
+                    Ok(None) => break,
+                    Err(_) => panicked = true,
+                }
+            }
+        }
+        CLONES_LEFT.with(|left| left.set(None));
+        while let Some((k, r)) = buf.pop_flush() {
+            out.push((k.0, r));
+        }
+        assert!(buf.is_empty(), "panic at clone {panic_at}: values stranded");
+        assert_eq!(buf.len(), 0);
+        let mut ids: Vec<usize> = out
+            .iter()
+            .filter_map(|(_, r)| match r {
+                Ok(v) => Some(*v),
+                Err(ReorderError::Late { value, .. } | ReorderError::Duplicate { value, .. }) => {
+                    Some(*value)
+                }
+                Err(ReorderError::Missing(_)) => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            before,
+            "panic at clone {panic_at}: a value twice"
+        );
+        let expected: Vec<usize> = (0..schedule.len())
+            .filter(|id| !uncertain.contains(id) || ids.contains(id))
+            .collect();
+        assert_eq!(ids, expected, "panic at clone {panic_at}: a value lost");
+        for key in 1..=3u8 {
+            let oks: Vec<u64> = out
+                .iter()
+                .filter(|(k, r)| *k == key && r.is_ok())
+                .map(|(_, r)| schedule[*r.as_ref().unwrap()].1)
+                .collect();
+            assert!(
+                oks.windows(2).all(|w| w[0] < w[1]),
+                "panic at clone {panic_at}: key {key} out of order: {oks:?}"
+            );
+        }
+        if !panicked {
+            // The countdown outlived the schedule: every point was tried.
+            assert!(
+                panic_at >= 15,
+                "only {panic_at} clones: the schedule is too tame"
+            );
+            return;
+        }
+    }
+    panic!("the schedule never ran out of clones");
+}
