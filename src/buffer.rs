@@ -144,8 +144,13 @@ impl<T> ReorderBuffer<T> {
     /// - `Ok(Some(value))`: `seq` was the next expected; the value comes straight back
     ///   (it never touches the heap) and the watermark moves past it. Values held behind
     ///   it may now be ready: call [`pop_ready`](Self::pop_ready) until it returns `None`.
-    /// - `Ok(None)`: `seq` is ahead of the watermark; the value is held.
-    /// - `Err(Late)`: `seq` is below the watermark; the value is handed back.
+    /// - `Ok(None)`: `seq` is ahead of the watermark; the value is held. Also when `seq`
+    ///   is the watermark while held values are ready (not drained with
+    ///   [`pop_ready`](Self::pop_ready) first): the value waits behind them, and if a copy
+    ///   of its seq is among them it is the second copy, a
+    ///   [`Duplicate`](ReorderError::Duplicate) right after the first.
+    /// - `Err(Late)`: `seq` is below the watermark, or the buffer is
+    ///   [exhausted](Self::is_exhausted); the value is handed back.
     #[inline]
     pub fn insert(&mut self, seq: u64, value: T) -> Result<Option<T>, ReorderError<T>> {
         // A held copy of the same seq (left there by a caller that did not drain
