@@ -33,8 +33,9 @@ use crate::ReorderError;
 /// watermark to the furthest value held in them (rounded up to a power of two), never
 /// more than 128 KiB (8,192 slots for values of 8 bytes, fewer for larger ones) — except
 /// that there is always room for one slot, so a value whose `Option<T>` is larger than
-/// 128 KiB gets a single slot of its own size. Arrivals further ahead go to the heap and
-/// cost only themselves. The slots stay allocated for reuse while the buffer lives.
+/// 128 KiB gets a single slot of its own size. Arrivals further ahead (and second copies)
+/// go to a heap. Both stay allocated for reuse while the buffer lives: after a burst the
+/// heap keeps room for the most entries it ever held at once, even once they are gone.
 ///
 /// Sequence numbers may start anywhere and run up to and including `u64::MAX`; no
 /// arithmetic overflows. Once `u64::MAX` has been yielded every further seq is late.
