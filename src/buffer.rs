@@ -15,7 +15,7 @@ use crate::ReorderError;
 /// (in a thread, in a custom executor, in a simulation). It holds the next expected
 /// sequence number and the early arrivals: those within a few thousand positions of it
 /// in slots indexed by sequence number (a circular array: constant time in and out), any
-/// further ahead, and second copies, in a min-heap.
+/// further ahead, and second copies, in min-heaps.
 ///
 /// - [`insert`](Self::insert) of the next expected seq hands the value straight back
 ///   without holding it (the fast path for in-order input);
@@ -34,7 +34,7 @@ use crate::ReorderError;
 /// more than 128 KiB (8,192 slots for values of 8 bytes, fewer for larger ones) — except
 /// that there is always room for one slot, so a value whose `Option<T>` is larger than
 /// 128 KiB gets a single slot of its own size. Arrivals further ahead (and second copies)
-/// go to a heap. Both stay allocated for reuse while the buffer lives: after a burst the
+/// go to min-heaps. All stay allocated for reuse while the buffer lives: after a burst a
 /// heap keeps room for the most entries it ever held at once, even once they are gone.
 ///
 /// Sequence numbers may start anywhere and run up to and including `u64::MAX`; no
@@ -59,9 +59,14 @@ pub struct ReorderBuffer<T> {
     /// How many values are held, in the slots and the heap: one field for the fast
     /// path's "nothing held" check.
     held: usize,
-    /// Everything else held: first copies beyond the slots' reach (moved into the slots
-    /// as the watermark comes near them), and second copies.
+    /// First copies beyond the slots' reach (moved into the slots as the watermark comes
+    /// near them; a second copy of a far seq waits here too until then).
     heap: BinaryHeap<Held<T>>,
+    /// Second copies of seqs in the slots, and copies of seqs already yielded: each
+    /// waits for its first copy to be popped. Apart from `heap`, so that moving first
+    /// copies into the slots never looks through them again (with every seq sent twice,
+    /// it did on every pop: quadratic).
+    copies: BinaryHeap<Held<T>>,
     next: u64,
     /// Set once `u64::MAX` has been yielded: `next` cannot go past it.
     exhausted: bool,
@@ -82,6 +87,7 @@ impl<T> ReorderBuffer<T> {
             slots: Slots::new(),
             held: 0,
             heap: BinaryHeap::new(),
+            copies: BinaryHeap::new(),
             next: first,
             exhausted: false,
             arrivals: 0,
@@ -119,7 +125,10 @@ impl<T> ReorderBuffer<T> {
 
     /// The smallest held sequence number, if any value is held.
     pub fn first_held(&self) -> Option<u64> {
-        lowest(self.slots.first(self.next), self.heap.peek().map(|h| h.seq))
+        lowest(
+            lowest(self.slots.first(self.next), self.heap.peek().map(|h| h.seq)),
+            self.copies.peek().map(|h| h.seq),
+        )
     }
 
     /// [`first_held`](Self::first_held) for a caller that may ask again while the head
@@ -127,8 +136,11 @@ impl<T> ReorderBuffer<T> {
     /// does not look through the gap again.
     pub(crate) fn first_held_settled(&mut self) -> Option<u64> {
         lowest(
-            self.slots.settle_first(self.next),
-            self.heap.peek().map(|h| h.seq),
+            lowest(
+                self.slots.settle_first(self.next),
+                self.heap.peek().map(|h| h.seq),
+            ),
+            self.copies.peek().map(|h| h.seq),
         )
     }
 
@@ -137,6 +149,7 @@ impl<T> ReorderBuffer<T> {
     pub fn has_ready(&self) -> bool {
         self.held != 0
             && (self.slots.is_occupied(self.next)
+                || self.copies.peek().is_some_and(|h| h.seq <= self.next)
                 || self.heap.peek().is_some_and(|h| h.seq <= self.next))
     }
 
@@ -201,7 +214,7 @@ impl<T> ReorderBuffer<T> {
         if seq - self.next < Slots::<T>::REACH {
             if let Err(value) = self.slots.put(self.next, seq, value) {
                 // A second copy: it follows the first, which keeps the slot.
-                self.heap.push(Held { seq, order, value });
+                self.copies.push(Held { seq, order, value });
             }
         } else {
             self.heap.push(Held { seq, order, value });
@@ -217,14 +230,19 @@ impl<T> ReorderBuffer<T> {
     #[must_use = "a popped value or a skipped range is lost if ignored"]
     pub fn pop_ready(&mut self) -> Option<Result<T, ReorderError<T>>> {
         // A copy of a seq already yielded comes first: it sorts below the watermark.
-        if self
-            .heap
-            .peek()
-            .is_some_and(|h| h.seq < self.next || self.exhausted)
-        {
-            let Held { seq, value, .. } = self.heap.pop()?;
+        let (next, exhausted) = (self.next, self.exhausted);
+        let due =
+            |held: Option<&Held<T>>| held.filter(|h| h.seq < next || exhausted).map(Held::key);
+        let (copy, far) = (due(self.copies.peek()), due(self.heap.peek()));
+        if copy.is_some() || far.is_some() {
+            // The earlier of the two (`heap` only has one once the buffer is exhausted).
+            let from = if far.is_some_and(|far| copy.is_none_or(|copy| far < copy)) {
+                &mut self.heap
+            } else {
+                &mut self.copies
+            };
+            let Held { seq, value, .. } = from.pop()?;
             self.held -= 1;
-            self.pull_into_slots();
             return Some(Err(ReorderError::Duplicate { seq, value }));
         }
         if let Some(value) = self.slots.take(self.next) {
@@ -294,6 +312,7 @@ impl<T> ReorderBuffer<T> {
                 if self.next == u64::MAX
                     && !self.slots.is_occupied(u64::MAX)
                     && !self.heap.iter().any(|h| h.seq == u64::MAX)
+                    && !self.copies.iter().any(|h| h.seq == u64::MAX)
                 {
                     self.exhausted = true;
                 }
@@ -323,19 +342,19 @@ impl<T> ReorderBuffer<T> {
         if self.is_empty() {
             self.slots.release_if_empty();
             self.heap = BinaryHeap::new();
+            self.copies = BinaryHeap::new();
         }
     }
 
     /// Moves first copies the watermark has come near from the heap into the slots, so
     /// that a copy arriving later finds the slot taken and follows it. Called whenever
-    /// the watermark moves while something is held. Copies of seqs already yielded and
-    /// second copies of seqs in the slots stay in the heap (set aside while the heap is
-    /// looked through, then put back: they are rare).
+    /// the watermark moves while something is held. A second copy of a seq now in the
+    /// slots (and a copy of a seq already yielded) moves to `copies`: each entry leaves
+    /// the heap once.
     fn pull_into_slots(&mut self) {
         if self.heap.is_empty() || self.exhausted {
             return;
         }
-        let mut aside = Vec::new();
         while let Some(top) = self.heap.peek() {
             let offset = top.seq.checked_sub(self.next);
             if offset.is_some_and(|offset| offset >= Slots::<T>::REACH) {
@@ -343,12 +362,11 @@ impl<T> ReorderBuffer<T> {
             }
             let held = self.heap.pop().expect("peeked");
             if offset.is_none() {
-                aside.push(held); // a copy of a seq already yielded: due as it is
+                self.copies.push(held); // a copy of a seq already yielded: due as it is
             } else if let Err(value) = self.slots.put(self.next, held.seq, held.value) {
-                aside.push(Held { value, ..held }); // a second copy: behind the first
+                self.copies.push(Held { value, ..held }); // a second copy: behind the first
             }
         }
-        self.heap.extend(aside);
     }
 
     fn advance_past(&mut self, seq: u64) {

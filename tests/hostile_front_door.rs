@@ -270,6 +270,51 @@ fn buffer_far_copies_survive_the_walk_into_the_slots() {
     assert_eq!(buf.skip_to(u64::MAX), None);
 }
 
+/// At-least-once delivery: every seq arrives twice, out of order, in batches as wide as
+/// the slots' reach. Each value comes out once as `Ok` and its copy right after it as
+/// `Duplicate`. The second copies used to share the heap with far first copies and were
+/// looked through again on every pop (`pull_into_slots` set them aside and put them back):
+/// quadratic, about 40 s per batch of 8,000 pairs in a debug build, so this run of 40
+/// batches took some 25 minutes; it takes well under a second now. A hang detector, not a
+/// timing: the bound is 10 s.
+#[test]
+fn buffer_with_every_seq_sent_twice_is_not_quadratic() {
+    const BATCH: u64 = 8_000;
+    const BATCHES: u64 = 40;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = ReorderBuffer::new();
+        let mut out = Vec::new();
+        for batch in 0..BATCHES {
+            let base = batch * BATCH;
+            for seq in (base + 1..base + BATCH).rev() {
+                assert!(buf.insert(seq, seq).unwrap().is_none());
+                assert!(buf.insert(seq, seq).unwrap().is_none());
+            }
+            out.push(Ok(buf.insert(base, base).unwrap().unwrap()));
+            while let Some(r) = buf.pop_ready() {
+                out.push(r);
+            }
+        }
+        tx.send((out, buf.is_empty())).unwrap();
+    });
+    let (out, empty) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("hangs: the second copies are looked through on every pop");
+    assert!(empty);
+    let mut want = Vec::new();
+    for seq in 0..BATCH * BATCHES {
+        want.push(Ok(seq));
+        if seq % BATCH != 0 {
+            want.push(Err(ReorderError::Duplicate { seq, value: seq }));
+        }
+    }
+    assert!(
+        out == want,
+        "each value once in order, its copy right after it"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Sequencer
 // ---------------------------------------------------------------------------------------
