@@ -1,8 +1,9 @@
 //! Hostile tests for the front door: the promises README.md and the crate docs make about
 //! the bare cores (`ReorderBuffer`, `KeyedBuffer`), `ordered_by_key` (`KeyedReorder`) and
 //! the `Sequencer`, each checked where no other test file pins it down: inputs that are
-//! always ready, memory that must be given back, `u64::MAX` with a window, floods of
-//! given-up tickets, cancellation at every await.
+//! always ready, memory that must be given back, `u64::MAX` with a window, every seq sent
+//! twice, a key whose `clone` panics, floods of given-up tickets, cancellation at every
+//! await.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,8 +33,8 @@ impl Wake for CountingWaker {
     }
 }
 
-/// `count` items that are always ready, then an input that has nothing more for now (it
-/// never ends): counts how many items were pulled.
+/// `items`, always ready, then an input that has nothing more for now (it never ends):
+/// counts how many items were pulled.
 fn ready_then_pending<T: 'static>(
     items: impl Iterator<Item = T> + 'static,
     pulled: Counter,
