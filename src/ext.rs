@@ -402,8 +402,9 @@ pub trait OrderedExt: Stream {
     /// Holds without bound; use [`ordered_by_key_with`](Self::ordered_by_key_with) for a
     /// total bound on held values. A key that drains frees its storage and keeps only its
     /// watermark (see [`KeyedBuffer`](crate::KeyedBuffer)) — needed to tell a late value
-    /// from a new one — so beyond the held values, memory grows by one key and one `u64`
-    /// for every distinct key the stream has seen.
+    /// from a new one — so beyond the held values, memory grows for every distinct key the
+    /// stream has seen by that key and its drained buffer (the watermark and empty
+    /// containers, about 150 bytes on 64-bit targets, plus the hash map's own overhead).
     ///
     /// # Cancel safety
     ///
