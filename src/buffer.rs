@@ -230,20 +230,8 @@ impl<T> ReorderBuffer<T> {
     #[must_use = "a popped value or a skipped range is lost if ignored"]
     pub fn pop_ready(&mut self) -> Option<Result<T, ReorderError<T>>> {
         // A copy of a seq already yielded comes first: it sorts below the watermark.
-        let (next, exhausted) = (self.next, self.exhausted);
-        let due =
-            |held: Option<&Held<T>>| held.filter(|h| h.seq < next || exhausted).map(Held::key);
-        let (copy, far) = (due(self.copies.peek()), due(self.heap.peek()));
-        if copy.is_some() || far.is_some() {
-            // The earlier of the two (`heap` only has one once the buffer is exhausted).
-            let from = if far.is_some_and(|far| copy.is_none_or(|copy| far < copy)) {
-                &mut self.heap
-            } else {
-                &mut self.copies
-            };
-            let Held { seq, value, .. } = from.pop()?;
-            self.held -= 1;
-            return Some(Err(ReorderError::Duplicate { seq, value }));
+        if self.duplicate_due() {
+            return self.pop_duplicate();
         }
         if let Some(value) = self.slots.take(self.next) {
             self.held -= 1;
@@ -344,6 +332,33 @@ impl<T> ReorderBuffer<T> {
             self.heap = BinaryHeap::new();
             self.copies = BinaryHeap::new();
         }
+    }
+
+    /// Whether a copy of a seq already yielded waits in either heap. Two length checks
+    /// when none is held, as is usual: this runs on every pop.
+    #[inline]
+    fn duplicate_due(&self) -> bool {
+        let due = |held: &Held<T>| held.seq < self.next || self.exhausted;
+        self.copies.peek().is_some_and(due) || self.heap.peek().is_some_and(due)
+    }
+
+    /// Pops the earliest due copy of a seq already yielded; see
+    /// [`duplicate_due`](Self::duplicate_due).
+    #[cold]
+    fn pop_duplicate(&mut self) -> Option<Result<T, ReorderError<T>>> {
+        let (next, exhausted) = (self.next, self.exhausted);
+        let due =
+            |held: Option<&Held<T>>| held.filter(|h| h.seq < next || exhausted).map(Held::key);
+        let (copy, far) = (due(self.copies.peek()), due(self.heap.peek()));
+        // The earlier of the two (`heap` only has one once the buffer is exhausted).
+        let from = if far.is_some_and(|far| copy.is_none_or(|copy| far < copy)) {
+            &mut self.heap
+        } else {
+            &mut self.copies
+        };
+        let Held { seq, value, .. } = from.pop()?;
+        self.held -= 1;
+        Some(Err(ReorderError::Duplicate { seq, value }))
     }
 
     /// Moves first copies the watermark has come near from the heap into the slots, so
