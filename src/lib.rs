@@ -48,7 +48,7 @@
 //! work is faster as code inside `spawn_ordered`'s async block, since tokio's workers
 //! already run the jobs in parallel and the blocking pool's hand-off costs more than it
 //! saves: measured on 2 cores at limit 8, 0.72× (50 µs jobs) and 0.88× (1 ms jobs) the
-//! time of `map(spawn_blocking).buffered(8)`, against 0.92× and 0.94× for
+//! time of `map(spawn_blocking).buffered(8)`, against 0.93–0.94× for
 //! `spawn_ordered_blocking` (`BENCHMARKS.md`). On the blocking pool, set `limit` above the
 //! core count, since its threads are not tokio's workers.
 //!
