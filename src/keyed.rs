@@ -114,12 +114,17 @@ where
             unreachable!("the lane was just made")
         };
         let before = lane.buffer.len();
+        // The key's next seq while it holds values is handed straight back and moves the
+        // watermark past it, and the book may then need a clone of the key (the key
+        // becomes ready): cloned first, so that a panicking `clone` cannot drop a value
+        // whose seq is already passed (neither yielded nor reported).
+        let spare = (before != 0 && seq == lane.buffer.next_seq()).then(|| key.clone());
         let result = lane.buffer.insert(seq, value);
         if lane.buffer.len() > before {
             self.len += 1;
             self.peak = self.peak.max(self.len);
         }
-        self.refresh(key, None);
+        self.refresh(key, spare);
         result
     }
 
