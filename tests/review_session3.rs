@@ -366,3 +366,62 @@ async fn commits_at_u64_max_commit_once_and_end() {
     })
     .await;
 }
+
+/// The published watermark (`Sender::next_seq`) on the fast path: with a window, after
+/// every item; without one, every 64 items and whenever the receiver has nothing to
+/// yield; and across the seam with the slow path (an out-of-order arrival).
+#[tokio::test]
+async fn published_watermark_follows_the_fast_path_and_the_seam() {
+    use futures::FutureExt;
+    use reorder::{channel_with, ReorderConfig};
+    within(async {
+        // Windowed: published per item.
+        let (tx, mut rx) = channel::<u64>(4);
+        for i in 0..4 {
+            tx.try_send(i, i).unwrap();
+        }
+        for i in 0..4 {
+            assert_eq!(rx.recv().await.unwrap().unwrap(), i);
+            assert_eq!(tx.next_seq(), i + 1);
+        }
+        // Out of order, then in order again: the slow path publishes, the fast path
+        // carries on from there.
+        tx.try_send(5, 5).unwrap();
+        tx.try_send(4, 4).unwrap();
+        tx.try_send(6, 6).unwrap();
+        for i in 4..7 {
+            assert_eq!(rx.recv().await.unwrap().unwrap(), i);
+            assert_eq!(tx.next_seq(), i + 1, "windowed after {i}");
+        }
+
+        // No window: lazily, every 64 items, and at once when nothing is left.
+        let (tx, mut rx) = channel_with::<u64>(ReorderConfig::new());
+        for i in 0..200 {
+            tx.try_send(i, i).unwrap();
+        }
+        for i in 0..200 {
+            assert_eq!(rx.recv().await.unwrap().unwrap(), i);
+            let published = tx.next_seq();
+            assert!(
+                published <= i + 1 && i + 1 - published < 64,
+                "{i}: {published}"
+            );
+        }
+        assert!(rx.recv().now_or_never().is_none());
+        assert_eq!(tx.next_seq(), 200);
+        // A gap, filled: published again once nothing is left.
+        tx.try_send(201, 201).unwrap();
+        assert!(rx.recv().now_or_never().is_none());
+        tx.try_send(200, 200).unwrap();
+        assert_eq!(rx.recv().await.unwrap().unwrap(), 200);
+        assert_eq!(rx.recv().await.unwrap().unwrap(), 201);
+        assert!(rx.recv().now_or_never().is_none());
+        assert_eq!(tx.next_seq(), 202);
+        for i in 202..400 {
+            tx.try_send(i, i).unwrap();
+            assert_eq!(rx.recv().await.unwrap().unwrap(), i);
+            assert!(i + 1 - tx.next_seq() < 64);
+        }
+    })
+    .await;
+}
