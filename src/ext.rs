@@ -134,6 +134,9 @@ pub trait OrderedExt: Stream {
     /// Panics if `limit` is 0. Polling the stream outside a tokio runtime panics when it
     /// has an input to start (before taking it, so a caught panic loses nothing); with
     /// nothing left to start, results already spawned are still handed out there.
+    /// `f` is called while the stream is polled, so its panic comes out of the poll; a
+    /// consumer that catches it and polls on gets a cancelled [`TaskError`](crate::TaskError)
+    /// in that input's position (nothing else is lost, nothing waits for it).
     ///
     /// # Examples
     ///
@@ -220,6 +223,9 @@ pub trait OrderedExt: Stream {
     /// Panics if `limit` is 0. Polling the stream outside a tokio runtime panics when it
     /// has an input to start (before taking it, so a caught panic loses nothing); with
     /// nothing left to start, results already spawned are still handed out there.
+    /// `f` is called while the stream is polled, so its panic comes out of the poll; a
+    /// consumer that catches it and polls on gets `Err(TryTaskError::Task(_))`, cancelled,
+    /// in that input's position (nothing else is lost, nothing waits for it).
     ///
     /// # Examples
     ///
@@ -655,9 +661,10 @@ pub trait OrderedExt: Stream {
     /// Panics if `limit` is 0. Polling the stream panics outside a tokio runtime.
     ///
     /// `f` runs inside `poll_next`, so a panic of `f` itself (not of its future) reaches
-    /// the caller, and that input takes no position: the next input gets it. A caller
-    /// that catches such a panic and goes on must drop that input's offset from the
-    /// ones it keeps, or positions and offsets fall out of step.
+    /// the caller. That input keeps its position: a caller that catches the panic and
+    /// polls on gets `(seq, Err(TaskError))` there, cancelled, and the watermark stops
+    /// below it like any failure until it is retried or given up — positions and
+    /// offsets never fall out of step.
     ///
     /// # Examples
     ///

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -385,7 +386,18 @@ where
         let this = self.project();
         let f = this.f;
         this.driver.poll_next(cx, |input, tasks, runtime| {
-            tasks.spawn_on(f(input), runtime);
+            // `f` runs in this poll: if it panics, the panic goes on to the caller, but
+            // the input still takes its position, as a cancelled task, so that a caller
+            // that catches the panic and polls on sees it there (nothing shifts).
+            match std::panic::catch_unwind(AssertUnwindSafe(|| f(input))) {
+                Ok(fut) => {
+                    tasks.spawn_on(fut, runtime);
+                }
+                Err(payload) => {
+                    tasks.spawn_cancelled(runtime);
+                    std::panic::resume_unwind(payload);
+                }
+            }
         })
     }
 

@@ -131,6 +131,19 @@ impl<T: Send + 'static> Tasks<T> {
         self.track(handle)
     }
 
+    /// Takes the next position for a task that never runs: it yields a cancellation
+    /// there. For an input whose job closure panicked.
+    pub(crate) fn spawn_cancelled(&mut self, runtime: &Handle) -> u64 {
+        let finished = Finished(Arc::clone(&self.completions));
+        // No timeout around it, so that it cannot time out before the abort lands.
+        let handle = runtime.spawn(async move {
+            let _finished = finished;
+            std::future::pending::<Raw<T>>().await
+        });
+        handle.abort();
+        self.track(handle)
+    }
+
     /// Runs `f` on tokio's blocking pool in the next position; returns that position.
     /// The task timeout does not apply: a running closure cannot be interrupted.
     #[track_caller]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_core::stream::{FusedStream, Stream};
 use futures_util::FutureExt;
 use pin_project_lite::pin_project;
-use tokio::task::{Id, JoinSet};
+use tokio::task::{AbortHandle, Id, JoinSet};
 
 use crate::error::{TaskError, WatermarkError};
 use crate::spawn::{SpawnConfig, LAUNCHES_PER_POLL};
@@ -190,7 +190,8 @@ fn spawn_task<T, G>(
     seq: u64,
     timeout: Option<Duration>,
     fut: G,
-) where
+) -> AbortHandle
+where
     T: Send + 'static,
     G: Future<Output = T> + Send + 'static,
 {
@@ -213,6 +214,7 @@ fn spawn_task<T, G>(
         runtime,
     );
     running.insert(handle.id(), seq);
+    handle
 }
 
 impl<S, Fut, F> Stream for SpawnUnordered<S, Fut, F>
@@ -242,11 +244,23 @@ where
                 Poll::Ready(Some(input)) => {
                     budget -= 1;
                     let seq = *this.next_spawn;
-                    let fut = (this.f)(input);
                     // Positions only grow, from 0: `register` cannot fail.
                     let _ = this.watermark.register(seq);
                     *this.next_spawn += 1;
-                    spawn_task(this.tasks, this.running, runtime, seq, *this.timeout, fut);
+                    // `f` runs in this poll: if it panics, the panic goes on to the
+                    // caller, but the input keeps its position, as a cancelled task that
+                    // holds the watermark below it like any failure.
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| (this.f)(input))) {
+                        Ok(fut) => {
+                            spawn_task(this.tasks, this.running, runtime, seq, *this.timeout, fut);
+                        }
+                        Err(payload) => {
+                            let cancelled = std::future::pending::<Fut::Output>();
+                            spawn_task(this.tasks, this.running, runtime, seq, None, cancelled)
+                                .abort();
+                            std::panic::resume_unwind(payload);
+                        }
+                    }
                 }
                 Poll::Ready(None) => *this.input_done = true,
                 Poll::Pending => break,

@@ -380,23 +380,28 @@ async fn retries_start_at_once_beyond_the_limit_and_inputs_wait_for_them() {
 }
 
 /// The job closure `f` runs inside `poll_next`: if it panics and the caller catches the
-/// panic, that input takes no position (as with `spawn_ordered`), so positions stay
-/// contiguous and the watermark counts the inputs `f` accepted — which the doc now says.
+/// panic, that input keeps its position as a cancelled task (as with `spawn_ordered`),
+/// so positions stay those of the inputs and the watermark stops below it, like any
+/// failure — it is never committed past silently.
 #[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_caught_panic_of_the_job_closure_takes_no_position() {
+async fn a_caught_panic_of_the_job_closure_keeps_its_position_as_a_failure() {
     quiet_injected_panics();
     let offsets = [10u64, 11, 15, 16, 20];
     let mut s = stream::iter(offsets).spawn_unordered(2, |offset| {
         assert!(offset != 15, "injected: job closure for offset {offset}");
         async move { offset }
     });
-    let mut got = Vec::new();
+    let (mut got, mut failed) = (Vec::new(), Vec::new());
     let mut panics = 0;
     within(async {
         loop {
             match AssertUnwindSafe(s.next()).catch_unwind().await {
                 Err(_) => panics += 1,
-                Ok(Some((seq, r))) => got.push((seq, r.unwrap())),
+                Ok(Some((seq, Ok(offset)))) => got.push((seq, offset)),
+                Ok(Some((seq, Err(e)))) => {
+                    assert!(e.is_cancelled() && e.seq() == seq, "{e:?}");
+                    failed.push(seq);
+                }
                 Ok(None) => break,
             }
         }
@@ -404,8 +409,13 @@ async fn a_caught_panic_of_the_job_closure_takes_no_position() {
     .await;
     got.sort_unstable();
     assert_eq!(panics, 1);
-    assert_eq!(got, [(0, 10), (1, 11), (2, 16), (3, 20)]);
-    assert_eq!((s.watermark(), s.next_seq()), (4, 4));
+    assert_eq!(failed, [2], "offset 15's position, reported as a failure");
+    assert_eq!(got, [(0, 10), (1, 11), (3, 16), (4, 20)]);
+    assert_eq!(
+        (s.watermark(), s.next_seq()),
+        (2, 5),
+        "held below the failure"
+    );
 }
 
 /// Promises (`Stream`/`FusedStream` contracts): `size_hint` brackets what is still to

@@ -15,6 +15,7 @@ use futures::channel::mpsc::{unbounded, UnboundedSender};
 use futures::stream::{self, FusedStream, StreamExt};
 use reorder::{
     BlockingConfig, OrderedExt, OrderedJoinSet, ReorderConfig, ReorderError, SpawnConfig,
+    TryTaskError,
 };
 
 mod common;
@@ -243,10 +244,11 @@ fn dropping_a_blocking_stream_cancels_every_closure_not_started() {
 // ---------------------------------------------------------------------------------------
 
 /// A job closure (not its task) or the input that panics inside `poll_next`: the caller
-/// catches it, and the stream goes on with nothing lost, no position taken by the
-/// panicked input, and its bookkeeping intact.
+/// catches it, and the stream goes on with nothing lost and its bookkeeping intact. The
+/// input whose job closure panicked keeps its position, as a cancelled task (as in
+/// `spawn_ordered_by_key`); an input that never came out of the input stream takes none.
 #[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_caught_panic_of_the_job_closure_or_the_input_takes_no_position() {
+async fn a_caught_panic_of_the_job_closure_keeps_its_position_the_inputs_takes_none() {
     quiet_injected_panics();
     let input = stream::iter(0..8u64).map(|i| {
         if i == 5 {
@@ -275,21 +277,80 @@ async fn a_caught_panic_of_the_job_closure_or_the_input_takes_no_position() {
             match next.await {
                 Err(_) => panics += 1,
                 Ok(std::task::Poll::Pending) => tokio::time::sleep(Duration::from_millis(1)).await,
-                Ok(std::task::Poll::Ready(Some(r))) => got.push(r.unwrap()),
+                Ok(std::task::Poll::Ready(Some(r))) => got.push(r),
                 Ok(std::task::Poll::Ready(None)) => break,
             }
         }
     })
     .await;
     assert_eq!(panics, 2);
+    let cancelled = got.remove(2).expect_err("input 2's job closure panicked");
+    assert!(cancelled.is_cancelled(), "{cancelled:?}");
+    assert_eq!(cancelled.seq(), 2, "in input 2's position");
+    let got: Vec<u64> = got.into_iter().map(Result::unwrap).collect();
     assert_eq!(got, [0, 1, 3, 4, 6, 7]);
     assert_eq!(
         results.next_seq(),
-        6,
-        "the panicked inputs took no position"
+        7,
+        "input 2 kept its position; input 5 never came out of the input"
     );
     assert_eq!((results.in_flight(), results.buffered_len()), (0, 0));
     assert!(results.peak_buffered() <= 8);
+}
+
+/// Collects a stream to its end, counting the panics that come out of its polls.
+async fn collect_through_panics<S: futures::Stream + Unpin>(mut s: S) -> (Vec<S::Item>, usize) {
+    let (mut got, mut panics) = (Vec::new(), 0);
+    loop {
+        match futures::FutureExt::catch_unwind(AssertUnwindSafe(s.next())).await {
+            Err(_) => panics += 1,
+            Ok(Some(item)) => got.push(item),
+            Ok(None) => return (got, panics),
+        }
+    }
+}
+
+/// The stand-in for a panicked job closure's input is cancelled, never timed out, even
+/// under `task_timeout(Duration::ZERO)` on a multi-thread runtime (where another worker
+/// could poll it before the abort lands); `try_spawn_ordered` reports it as
+/// `TryTaskError::Task`, cancelled, in its position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicked_job_closure_is_cancelled_in_position_under_a_zero_timeout_and_in_try() {
+    quiet_injected_panics();
+    for _ in 0..50 {
+        let config = SpawnConfig::new(4).task_timeout(Duration::ZERO);
+        let results = stream::iter(0..6u64).spawn_ordered_with(config, |i| {
+            assert!(i != 3, "injected: job closure {i}");
+            std::future::ready(i)
+        });
+        let (got, panics) = within(collect_through_panics(results)).await;
+        assert_eq!(panics, 1);
+        assert_eq!(got.len(), 6, "every input has its position");
+        for (pos, r) in got.iter().enumerate() {
+            match r {
+                Ok(v) => assert_eq!(*v, pos as u64),
+                Err(e) => {
+                    assert_eq!(pos, 3, "{e:?}");
+                    assert!(e.is_cancelled(), "cancelled, not timed out: {e:?}");
+                }
+            }
+        }
+
+        let results = stream::iter(0..6u64).try_spawn_ordered(2, |i| {
+            assert!(i != 1, "injected: job closure {i}");
+            std::future::ready(Ok::<u64, String>(i))
+        });
+        let (got, panics) = within(collect_through_panics(results)).await;
+        assert_eq!(panics, 1);
+        assert_eq!(got.len(), 6);
+        match &got[1] {
+            Err(TryTaskError::Task(e)) => assert!(e.is_cancelled() && e.seq() == 1, "{e:?}"),
+            other => panic!("position 1: {other:?}"),
+        }
+        for (pos, r) in got.iter().enumerate().filter(|&(pos, _)| pos != 1) {
+            assert_eq!(*r.as_ref().unwrap(), pos as u64);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
