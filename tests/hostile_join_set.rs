@@ -20,15 +20,6 @@ use tokio_test::{assert_pending, assert_ready, task};
 mod common;
 use common::*;
 
-fn current_thread(paused: bool) -> tokio::runtime::Runtime {
-    let mut builder = tokio::runtime::Builder::new_current_thread();
-    builder.enable_time();
-    if paused {
-        builder.start_paused(true);
-    }
-    builder.build().unwrap()
-}
-
 /// A value with no `Debug`, `Clone` or anything else.
 struct Opaque(#[allow(dead_code)] u64);
 

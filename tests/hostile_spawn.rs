@@ -31,15 +31,6 @@ fn on_a_thread_within_10s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'sta
         .expect("hung: a poll never returned")
 }
 
-fn current_thread(paused: bool) -> tokio::runtime::Runtime {
-    let mut builder = tokio::runtime::Builder::new_current_thread();
-    builder.enable_time();
-    if paused {
-        builder.start_paused(true);
-    }
-    builder.build().unwrap()
-}
-
 // ---------------------------------------------------------------------------------------
 // Runtimes shutting down, streams moving between runtimes
 // ---------------------------------------------------------------------------------------

@@ -140,3 +140,13 @@ pub fn quiet_injected_panics() {
         }));
     });
 }
+
+/// A current-thread runtime with timers, its clock paused if `paused`.
+pub fn current_thread(paused: bool) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_time();
+    if paused {
+        builder.start_paused(true);
+    }
+    builder.build().unwrap()
+}
