@@ -501,6 +501,9 @@ pub trait OrderedExt: Stream {
     /// called while the stream is polled, so its panic comes out of the poll; a consumer
     /// that catches it and polls on gets a cancelled [`TaskError`](crate::TaskError) in
     /// that input's position (nothing else is lost, and its key does not wait for it).
+    /// `key` is called while the stream is polled too: if it panics, that input has no
+    /// key but keeps its position the same way (a cancellation, yielded at once; under
+    /// total order, in its turn).
     ///
     /// # Examples
     ///
@@ -594,7 +597,10 @@ pub trait OrderedExt: Stream {
     ///
     /// # Panics
     ///
-    /// Polling the stream panics outside a tokio runtime.
+    /// Polling the stream panics outside a tokio runtime. `key` is called while the
+    /// stream is polled, so its panic comes out of the poll; a consumer that catches it
+    /// and polls on gets a cancelled [`TaskError`](crate::TaskError) in that input's
+    /// position (yielded at once; under total order, in its turn).
     ///
     /// # Examples
     ///

@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -216,6 +217,9 @@ struct Engine<K, I, T> {
     /// A result whose turn has come, kept here while a waiting input is launched, so
     /// that a launch that panics (the job closure, caught by the consumer) loses it not.
     stash: Option<Outcome<T>>,
+    /// Cancellations whose turn has come for inputs whose key closure panicked: they
+    /// have no key to wait in, so they are yielded next (in total order, in their turn).
+    keyless: VecDeque<Outcome<T>>,
     waiting: usize,
     next_seq: u64,
     limit: usize,
@@ -242,6 +246,7 @@ where
             lanes: HashMap::new(),
             out,
             stash: None,
+            keyless: VecDeque::new(),
             waiting: 0,
             next_seq: 0,
             limit: config.limit,
@@ -256,7 +261,7 @@ where
             Output::PerKey(buffer) => buffer.len(),
             Output::Total(buffer) => buffer.len(),
         };
-        held + usize::from(self.stash.is_some())
+        held + usize::from(self.stash.is_some()) + self.keyless.len()
     }
 
     /// Inputs inside the stream: waiting, running, or held.
@@ -293,6 +298,23 @@ where
             self.waiting += 1;
             self.note_peak();
         }
+    }
+
+    /// Takes the next position for an input whose key closure panicked (it ran in the
+    /// consumer's poll): a cancellation there, so that later positions do not shift.
+    fn admit_keyless(&mut self) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let cancelled = Err(TaskError::cancelled(seq));
+        let ready = match &mut self.out {
+            Output::PerKey(_) => Some(cancelled),
+            Output::Total(buffer) => match buffer.insert(seq, cancelled) {
+                Ok(ready) => ready,
+                Err(e) => unreachable!("position {} taken twice", e.seq()),
+            },
+        };
+        self.keyless.extend(ready);
+        self.note_peak();
     }
 
     fn start<L>(&mut self, key: K, seq: u64, key_seq: u64, input: I, launch: &mut L)
@@ -358,6 +380,9 @@ where
     /// The next result whose turn has come, if one is held.
     fn pop_ready(&mut self) -> Option<Outcome<T>> {
         if let Some(outcome) = self.stash.take() {
+            return Some(outcome);
+        }
+        if let Some(outcome) = self.keyless.pop_front() {
             return Some(outcome);
         }
         let popped = match &mut self.out {
@@ -458,8 +483,15 @@ where
                 match this.input.as_mut().poll_next(cx) {
                     Poll::Ready(Some(input)) => {
                         budget -= 1;
-                        let key = key_of(&input);
-                        engine.admit(key, input, &mut launch);
+                        // The key closure runs in this poll too: if it panics, the input
+                        // still takes its position, as a cancellation.
+                        match std::panic::catch_unwind(AssertUnwindSafe(|| key_of(&input))) {
+                            Ok(key) => engine.admit(key, input, &mut launch),
+                            Err(payload) => {
+                                engine.admit_keyless();
+                                std::panic::resume_unwind(payload);
+                            }
+                        }
                     }
                     Poll::Ready(None) => *this.input_done = true,
                     Poll::Pending => break,

@@ -568,3 +568,72 @@ async fn spawn_ordered_by_key_keeps_every_panicked_position_under_every_pattern(
         }
     }
 }
+
+/// The key closure runs inside `poll_next` too. If it panics and the consumer polls on,
+/// that input must keep its position, like one whose job closure panicked: a cancellation
+/// tagged with its input position, and every later `seq` still the input's position in
+/// the whole input stream. (It took none: the next input's task error said seq 2 for
+/// input 3.) Per key and in total order (where a lost position must not hang the rest),
+/// for the keyed blocking stream too.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn spawn_ordered_by_key_a_panicking_key_closure_keeps_its_position() {
+    quiet_injected_panics();
+    for total_order in [false, true] {
+        for blocking in [false, true] {
+            let what = format!("total {total_order}, blocking {blocking}");
+            let config = KeyedConfig::new(2).total_order(total_order);
+            let key = |i: &u64| {
+                assert!(*i != 1 && *i != 2, "injected: key closure {i}");
+                i % 2
+            };
+            // Input 3's task panics: its error must say seq 3.
+            let work = |i: u64| {
+                assert!(i != 3, "injected: task {i}");
+                i
+            };
+            let mut s: std::pin::Pin<Box<dyn FusedStreamOf>> = if blocking {
+                Box::pin(stream::iter(0..6u64).spawn_ordered_by_key_blocking(config, key, work))
+            } else {
+                Box::pin(stream::iter(0..6u64).spawn_ordered_by_key_with(
+                    config,
+                    key,
+                    move |i| async move { work(i) },
+                ))
+            };
+            let (got, panics) = drain(&mut s, 2).await;
+            assert_eq!(panics, 2, "{what}");
+            let mut seqs: Vec<(u64, &str)> = got
+                .iter()
+                .map(|r| match r {
+                    Ok(v) => (*v, "ok"),
+                    Err(e) if e.is_cancelled() => (e.seq(), "cancelled"),
+                    Err(e) if e.is_panic() => (e.seq(), "panicked"),
+                    Err(e) => panic!("{what}: {e:?}"),
+                })
+                .collect();
+            if total_order {
+                assert_eq!(
+                    seqs.iter().map(|s| s.0).collect::<Vec<_>>(),
+                    [0, 1, 2, 3, 4, 5]
+                );
+            }
+            seqs.sort_unstable();
+            assert_eq!(
+                seqs,
+                [
+                    (0, "ok"),
+                    (1, "cancelled"),
+                    (2, "cancelled"),
+                    (3, "panicked"),
+                    (4, "ok"),
+                    (5, "ok")
+                ],
+                "{what}"
+            );
+            assert_eq!((s.size_hint(), s.is_terminated()), ((0, Some(0)), true));
+        }
+    }
+}
+
+trait FusedStreamOf: FusedStream<Item = Result<u64, TaskError>> + Send {}
+impl<S: FusedStream<Item = Result<u64, TaskError>> + Send> FusedStreamOf for S {}
