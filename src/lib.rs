@@ -108,7 +108,7 @@
 //! | the window fills or the head-of-line timeout fires | the missing head is skipped as `Err(Missing(range))`; if it turns up later it is `Late` |
 //! | seqs near `u64::MAX`, a first seq other than 0 | correct, no overflow |
 //! | a spawned task panics or times out | a [`TaskError`] in that task's position; the rest go on |
-//! | the job closure `f` itself panics (it runs in the consumer's poll) | the panic reaches the consumer; one that catches it and polls on gets a cancelled [`TaskError`] in that input's position (a failure under a commit watermark) |
+//! | the job closure `f` (or `spawn_ordered_by_key`'s `key`) itself panics (it runs in the consumer's poll) | the panic reaches the consumer; one that catches it and polls on gets a cancelled [`TaskError`] in that input's position (a failure under a commit watermark) |
 //! | a slow input of key A ([`spawn_ordered_by_key`](OrderedExt::spawn_ordered_by_key), [`ordered_by_key`](OrderedExt::ordered_by_key)) | only A's later results wait; other keys flow |
 //! | the consumer drops a task stream or set | every task it spawned is aborted (a blocking closure already running finishes; its result is dropped) |
 //! | a [`Ticket`] is dropped before its turn, or a turn's holder panics | the turn passes on; nobody hangs |
