@@ -6,7 +6,6 @@
 //! its own with a deadline.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -20,25 +19,10 @@ use reorder::{
 };
 
 mod common;
-use common::{eventually, quiet_injected_panics, settle, within, Counter, DropGuard, Gauge};
-
-/// Runs `f` on its own thread and fails (instead of hanging) if it has not returned
-/// within 10 s: a deadlock cannot be cancelled by a tokio timeout.
-fn on_a_thread_within_10s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done, result) = std_mpsc::channel();
-    std::thread::spawn(move || done.send(f()).unwrap());
-    result
-        .recv_timeout(Duration::from_secs(10))
-        .expect("hung: a call never returned (deadlock?)")
-}
-
-fn paused_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
+use common::{
+    current_thread, eventually, on_a_thread_within_10s, quiet_injected_panics, settle, within,
+    Counter, DropGuard, Gauge,
+};
 
 /// A waker that owns an `InFlight` guard: when its last reference is dropped, the guard
 /// is dropped unfinished and fails its offset, which takes the tracker's lock.
@@ -63,7 +47,7 @@ impl ArcWake for GuardOwningWaker {
 fn a_replaced_waker_that_owns_a_guard_is_dropped_outside_the_lock() {
     for held_back in [false, true] {
         let events = on_a_thread_within_10s(move || {
-            paused_runtime().block_on(async move {
+            current_thread(true).block_on(async move {
                 let (tracker, commits) = commit_tracker(0);
                 let mut commits =
                     commits.throttle(Throttle::new().interval(Duration::from_secs(60)));
@@ -184,7 +168,7 @@ async fn a_retry_after_the_end_reopens_the_stream_until_it_settles() {
 fn a_committer_moved_to_another_runtime_keeps_its_throttle() {
     let (tracker, commits) = commit_tracker(0);
     let mut commits = commits.throttle(Throttle::new().interval(Duration::from_secs(1)));
-    let first = paused_runtime();
+    let first = current_thread(true);
     first.block_on(async {
         tracker.register(0).unwrap().complete();
         assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(1)));
@@ -192,7 +176,7 @@ fn a_committer_moved_to_another_runtime_keeps_its_throttle() {
         assert!(futures::poll!(commits.next()).is_pending(), "held back");
     });
     drop(first);
-    let got = paused_runtime().block_on(async {
+    let got = current_thread(true).block_on(async {
         let commit = within(commits.next()).await;
         drop(tracker);
         (commit, within(commits.next()).await)
@@ -301,7 +285,7 @@ fn guards_dropped_by_a_runtime_shutting_down_are_failures() {
     assert_eq!(tracker.watermark(), 1);
     drop(runtime); // drops the parked tasks, and their guards
     drop(tracker);
-    let events = paused_runtime().block_on(async {
+    let events = current_thread(true).block_on(async {
         let mut events = Vec::new();
         while let Some(event) = within(commits.next()).await {
             events.push(event);
@@ -550,7 +534,7 @@ async fn eventually_dropped(dropped: &Counter) {
 #[test]
 fn debug_needs_no_debug_output_or_closure() {
     struct Opaque;
-    let runtime = paused_runtime();
+    let runtime = current_thread(true);
     let _enter = runtime.enter();
     let s = stream::iter(vec![1u64]).spawn_unordered(1, |_| async { Opaque });
     let text = format!("{s:?}");
@@ -639,13 +623,13 @@ fn spawn_unordered_tasks_cancelled_by_a_shutdown_hold_the_watermark_in_place() {
         }
         i
     });
-    let first = paused_runtime();
+    let first = current_thread(true);
     first.block_on(async {
         assert!(futures::poll!(s.next()).is_pending());
         settle().await;
     });
     drop(first);
-    let (out, after) = paused_runtime().block_on(async {
+    let (out, after) = current_thread(true).block_on(async {
         let mut out = Vec::new();
         while let Some((seq, r)) = within(s.next()).await {
             out.push((seq, r.map_err(|e| (e.seq(), e.is_cancelled()))));
@@ -726,7 +710,7 @@ fn commit_tracker_against_a_model() {
             throttle = throttle.every(n);
         }
         let ctx = format!("seed {seed}, base {base}, {throttle:?}");
-        paused_runtime().block_on(run_model(rng, base, throttle, ctx));
+        current_thread(true).block_on(run_model(rng, base, throttle, ctx));
     }
 }
 
@@ -995,7 +979,7 @@ async fn zero_and_centuries_long_intervals() {
 fn a_committer_with_a_dead_runtimes_sleep_drops_quietly() {
     let (tracker, commits) = commit_tracker(0);
     let mut commits = commits.throttle(Throttle::new().interval(Duration::from_secs(1)));
-    let runtime = paused_runtime();
+    let runtime = current_thread(true);
     runtime.block_on(async {
         tracker.register(0).unwrap().complete();
         assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(1)));
@@ -1016,7 +1000,7 @@ fn a_caught_panic_polling_outside_a_runtime_loses_nothing() {
     let (tracker, commits) = commit_tracker(0);
     // Long enough that the real clock, read outside the runtime, is still inside it.
     let mut commits = commits.throttle(Throttle::new().interval(Duration::from_secs(3_600)));
-    let runtime = paused_runtime();
+    let runtime = current_thread(true);
     runtime.block_on(async {
         tracker.register(0).unwrap().complete();
         assert_eq!(within(commits.next()).await, Some(CommitEvent::Commit(1)));

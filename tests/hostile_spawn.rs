@@ -21,16 +21,6 @@ use reorder::{
 mod common;
 use common::*;
 
-/// Runs `f` on its own thread and fails (instead of hanging) if it has not returned
-/// within 10 s: a poll that never returns cannot be cancelled by a tokio timeout.
-fn on_a_thread_within_10s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done, result) = std_mpsc::channel();
-    std::thread::spawn(move || done.send(f()).unwrap());
-    result
-        .recv_timeout(Duration::from_secs(10))
-        .expect("hung: a poll never returned")
-}
-
 // ---------------------------------------------------------------------------------------
 // Runtimes shutting down, streams moving between runtimes
 // ---------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ use reorder::{OrderedExt, Reorder, ReorderConfig, ReorderError, Sequenced};
 use tokio_test::task::{spawn, Spawn};
 use tokio_test::{assert_pending, assert_ready_eq};
 
+mod common;
+use common::on_a_thread_within_10s;
+
 type Feed<T> = futures::channel::mpsc::UnboundedReceiver<(u64, T)>;
 type FeedTx<T> = UnboundedSender<(u64, T)>;
 
@@ -816,16 +819,6 @@ fn into_inner_gives_back_the_source() {
 // ---------------------------------------------------------------------------------------
 // The head-of-line clock under pressure (issue 9)
 // ---------------------------------------------------------------------------------------
-
-/// Runs `f` on its own thread and fails (instead of hanging) if it has not returned
-/// within 10 s: a poll that never returns cannot be cancelled by a tokio timeout.
-fn on_a_thread_within_10s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done, result) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(f()).unwrap());
-    result
-        .recv_timeout(Duration::from_secs(10))
-        .expect("hung: a poll never returned")
-}
 
 /// Issue 9, repro 4: with seq 0 lost and `head_timeout(1 ms)`, an input that is always
 /// ready used to be held item after item without the clock ever being looked at.

@@ -150,3 +150,14 @@ pub fn current_thread(paused: bool) -> tokio::runtime::Runtime {
     }
     builder.build().unwrap()
 }
+
+/// Runs `f` on its own thread and fails (instead of hanging) if it has not returned
+/// within 10 s: a poll that never returns, or a deadlock, cannot be cancelled by a tokio
+/// timeout.
+pub fn on_a_thread_within_10s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(f()).unwrap());
+    result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("hung: a call never returned (a poll that never returns, or a deadlock)")
+}
