@@ -366,15 +366,14 @@ impl<T> Receiver<T> {
     #[inline]
     fn publish(&mut self) {
         let watermark = self.buffer.next_seq();
-        if watermark != self.published {
-            self.published = watermark;
-            self.publish_at = watermark.wrapping_add(self.publish_every);
-            self.shared.advance(watermark);
+        if watermark != self.published && self.publish_fast(watermark) {
+            self.shared.wake_admitted(watermark);
         }
     }
 
-    /// On the in-order fast path, once the watermark has reached `publish_at`: publishes
-    /// it without waking anyone; whether parked senders need waking. Without a window no
+    /// Publishes `watermark` (which must differ from the one published) without waking
+    /// anyone; whether parked senders need waking. The in-order fast path calls it once
+    /// the watermark reaches `publish_at`, [`publish`](Self::publish) whenever it moved. Without a window no
     /// sender ever waits for the watermark, which then only feeds
     /// [`Sender::next_seq`](crate::Sender::next_seq) ("as last published"), so it is
     /// published every 64 items and whenever the receiver has nothing to yield, not per

@@ -112,17 +112,9 @@ impl Shared {
             .is_none_or(|window| seq.saturating_sub(watermark) < window)
     }
 
-    /// Publishes a new watermark and wakes the senders it admits.
-    #[inline]
-    pub(super) fn advance(&self, watermark: u64) {
-        if self.store_watermark(watermark) {
-            self.wake_admitted(watermark);
-        }
-    }
-
     /// Publishes a new watermark; whether senders are parked, so that
     /// [`wake_admitted`](Self::wake_admitted) must follow. No call in it: the receiver's
-    /// in-order fast path inlines it.
+    /// in-order fast path inlines it (and every other publication goes through it too).
     #[inline]
     pub(super) fn store_watermark(&self, watermark: u64) -> bool {
         if self.window.is_none() {
